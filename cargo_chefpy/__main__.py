@@ -1,0 +1,3 @@
+from cargo_chefpy.cli import entry
+
+entry()

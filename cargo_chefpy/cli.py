@@ -1,0 +1,266 @@
+"""The only place that parses arguments, prints errors or exits. `main(argv) -> int`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from cargo_chefpy import __version__
+from cargo_chefpy.errors import EXIT_CODES, ChefError, UsageError
+from cargo_chefpy.log import Log
+from cargo_chefpy.options import CargoOptions, Command, validate
+
+PROG = "cargo chefpy"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see `{self.prog} --help`")
+
+
+def _cargo_flags(p: argparse.ArgumentParser, *, cook: bool) -> None:
+    g = p.add_argument_group("cargo build flags (as cargo-chef's)")
+    g.add_argument("--release", action="store_true", help="build with the release profile")
+    g.add_argument("--profile", metavar="NAME")
+    g.add_argument("--target", action="append", default=[], metavar="TRIPLE")
+    g.add_argument("--target-dir", metavar="DIR")
+    g.add_argument("-F", "--features", action="append", default=[], metavar="F")
+    g.add_argument("--all-features", action="store_true")
+    g.add_argument("--no-default-features", action="store_true")
+    g.add_argument("-p", "--package", action="append", default=[], metavar="SPEC")
+    g.add_argument("--workspace", action="store_true")
+    g.add_argument("--bin", action="append", default=[], metavar="NAME")
+    g.add_argument("--bins", action="store_true")
+    g.add_argument("--tests", action="store_true")
+    g.add_argument("--benches", action="store_true")
+    g.add_argument("--examples", action="store_true")
+    g.add_argument("--all-targets", action="store_true")
+    g.add_argument("--check", action="store_true", help="cargo check instead of build")
+    g.add_argument("--clippy", action="store_true", help="cargo clippy instead of build")
+    if cook:
+        g.add_argument("--no-build", action="store_true", help="write the skeleton only")
+    g.add_argument("--offline", action="store_true")
+    g.add_argument("--locked", action="store_true")
+    g.add_argument("--frozen", action="store_true")
+    g.add_argument("-j", "--jobs", metavar="N")
+    g.add_argument("--timings", action="store_true")
+    g.add_argument("-Z", dest="unstable", action="append", default=[], metavar="FLAG")
+    g.add_argument("--manifest-path", help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Cache Rust workspace builds in Docker layers: stub only the crate you edit.",
+        epilog="exit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cargo-chefpy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-v", "--verbose", action="count", default=0, help="more output; tracebacks on errors")
+        p.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+
+    prep = sub.add_parser("prepare", help="compute a recipe from the workspace (planner stage)")
+    prep.add_argument("--recipe-path", default="recipe.json", help="where to write it; '-' for stdout")
+    prep.add_argument("--manifest-path", type=Path)
+    prep.add_argument(
+        "-p", "--package", action="append", default=[], metavar="SPEC", help="a package to build"
+    )
+    prep.add_argument("--bin", action="append", default=[], metavar="NAME", help="a binary to build")
+    prep.add_argument(
+        "--stub", action="append", default=[], metavar="SPEC", help="also stub these (name or glob)"
+    )
+    prep.add_argument(
+        "--keep", action="append", default=[], metavar="SPEC", help="keep these real (name or glob)"
+    )
+    prep.add_argument("--stub-all", action="store_true", help="stub every member, as cargo-chef does")
+    prep.add_argument("--out-dir", type=Path, help="write the skeleton tree here instead of a recipe file")
+    prep.add_argument("--explain", action="store_true", help="print the plan and why, on stdout")
+    common(prep)
+
+    cook = sub.add_parser("cook", help="write the skeleton and build it offline (cook stage)")
+    cook.add_argument("--recipe-path", default="recipe.json", type=Path)
+    cook.add_argument("--force", action="store_true", help="overwrite existing files that differ")
+    _cargo_flags(cook, cook=True)
+    common(cook)
+    cook.add_argument("extra", nargs="*", help="extra cargo arguments, after --")
+
+    build = sub.add_parser("build", help="settle unchanged files and build (final stage)")
+    _cargo_flags(build, cook=False)
+    common(build)
+    build.add_argument("extra", nargs="*", help="extra cargo arguments, after --")
+
+    docker = sub.add_parser("dockerfile", help="write a multi-stage Dockerfile for this workspace")
+    docker.add_argument("-p", "--package", metavar="NAME")
+    docker.add_argument("--bin", metavar="NAME")
+    docker.add_argument("--base-image", default="rust:1-bookworm")
+    docker.add_argument("--runtime-image", default="debian:bookworm-slim")
+    docker.add_argument("--output", default="-", help="where to write it; '-' (default) for stdout")
+    docker.add_argument("--manifest-path", type=Path)
+    common(docker)
+    return parser
+
+
+def _cargo_options(ns: argparse.Namespace) -> CargoOptions:
+
+    validate(ns.release, ns.profile, ns.check, ns.clippy, getattr(ns, "no_build", False))
+    if ns.quiet and ns.verbose:
+        raise UsageError("--quiet and --verbose contradict each other", hint="pass only one of them")
+    extra = tuple(ns.extra)
+    if extra and not any(a.startswith("-") for a in extra[:1]):
+        raise UsageError(f"unexpected argument {extra[0]!r}", hint="pass extra cargo arguments after `--`")
+    return CargoOptions(
+        command=Command.CHECK if ns.check else Command.CLIPPY if ns.clippy else Command.BUILD,
+        profile="release" if ns.release else ns.profile,
+        targets=tuple(ns.target),
+        target_dir=ns.target_dir,
+        features=tuple(ns.features),
+        all_features=ns.all_features,
+        no_default_features=ns.no_default_features,
+        packages=tuple(ns.package),
+        workspace=ns.workspace,
+        bins=tuple(ns.bin),
+        all_bins=ns.bins,
+        tests=ns.tests,
+        benches=ns.benches,
+        examples=ns.examples,
+        all_targets=ns.all_targets,
+        offline=ns.offline,
+        locked=ns.locked,
+        frozen=ns.frozen,
+        jobs=ns.jobs,
+        timings=ns.timings,
+        verbose=max(ns.verbose - 1, 0),
+        quiet=ns.quiet,
+        unstable=tuple(ns.unstable),
+        extra=extra,
+    )
+
+
+def _run(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
+    if ns.command == "prepare":
+        return _prepare(ns, log, cwd)
+    if ns.command == "cook":
+        from cargo_chefpy.cook import CookOptions, cook
+
+        options = _cargo_options(ns)
+        return cook(
+            CookOptions(recipe_path=ns.recipe_path, force=ns.force, no_build=ns.no_build, cargo=options),
+            cwd=cwd,
+            log=log,
+        )
+    if ns.command == "build":
+        from cargo_chefpy.build import build
+
+        options = _cargo_options(ns)
+        return build(options, cwd=cwd, log=log)
+    if ns.command == "dockerfile":
+        from cargo_chefpy.dockerfile import DockerfileOptions, dockerfile
+
+        return dockerfile(
+            DockerfileOptions(
+                package=ns.package,
+                bin=ns.bin,
+                base_image=ns.base_image,
+                runtime_image=ns.runtime_image,
+                output=ns.output,
+                manifest_path=ns.manifest_path,
+            ),
+            cwd=cwd,
+            log=log,
+        )
+    raise UsageError("no command given", hint=f"run `{PROG} prepare`, `cook` or `build`; see --help")
+
+
+def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
+    from cargo_chefpy.fsutil import atomic_write
+    from cargo_chefpy.plan import Selection
+    from cargo_chefpy.prepare import PrepareOptions, explain, prepare, summary
+    from cargo_chefpy.recipe import dumps
+
+    if ns.stub_all and (ns.keep or ns.stub):
+        raise UsageError("--stub-all cannot be combined with --stub or --keep", hint="pass only --stub-all")
+    if ns.out_dir is not None and ns.recipe_path == "-":
+        raise UsageError(
+            "--out-dir and --recipe-path - both ask for the output", hint="pass only one of them"
+        )
+    if ns.explain and ns.recipe_path == "-":
+        raise UsageError("--explain and --recipe-path - both print on stdout", hint="pass only one of them")
+    selection = Selection(
+        packages=tuple(ns.package),
+        bins=tuple(ns.bin),
+        stub=tuple(ns.stub),
+        keep=tuple(ns.keep),
+        stub_all=ns.stub_all,
+    )
+    prepared = prepare(PrepareOptions(manifest_path=ns.manifest_path, selection=selection), cwd=cwd, log=log)
+    if ns.explain:
+        sys.stdout.write("\n".join(explain(prepared)) + "\n")
+        sys.stdout.flush()
+    if ns.out_dir is not None:
+        from cargo_chefpy import skeleton
+
+        out = ns.out_dir if ns.out_dir.is_absolute() else cwd / ns.out_dir
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from cargo_chefpy.fsutil import write_error
+
+            raise write_error(out, exc) from None
+        plan = skeleton.plan_writes(prepared.recipe, out)
+        skeleton.write(plan, out, force=False)
+        log.status("Prepared", summary(prepared, f"skeleton in {ns.out_dir}"))
+        return 0
+    data = dumps(prepared.recipe)
+    if ns.recipe_path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        log.status("Prepared", summary(prepared, "recipe on stdout"))
+        return 0
+    path = Path(ns.recipe_path)
+    full = path if path.is_absolute() else cwd / path
+    if full.is_dir():
+        raise UsageError(f"the recipe path {path} is a directory", hint="pass a file name, e.g. recipe.json")
+    atomic_write(full, data)
+    log.status("Prepared", summary(prepared, str(path)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["chefpy"]:  # cargo runs `cargo-chefpy chefpy ARGS`
+        args = args[1:]
+    verbose = any(a in ("-v", "--verbose", "-vv") for a in args)
+    log = Log(verbose=int(verbose), quiet="-q" in args or "--quiet" in args)
+    try:
+        ns = build_parser().parse_args(args)
+        log = Log(verbose=getattr(ns, "verbose", 0), quiet=getattr(ns, "quiet", False))
+        return _run(ns, log, cwd or Path(os.getcwd()))
+    except ChefError as exc:
+        log.error(exc.message, exc.hint, detail=exc.output)
+        if verbose:
+            traceback.print_exc()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error(
+            "interrupted", "run the command again; files are written atomically, so none is half-written"
+        )
+        return 130
+    except Exception as exc:  # a bug: still one error line, the traceback only with -v
+        log.error(
+            f"internal error: {type(exc).__name__}: {exc}", "run again with -v and report the traceback"
+        )
+        if verbose:
+            traceback.print_exc()
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

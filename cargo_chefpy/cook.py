@@ -1,0 +1,151 @@
+"""`cargo chefpy cook`: validate, check inputs, write the skeleton, build offline, clean stubs, stamp."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp
+from cargo_chefpy.errors import BuildFailed, InputError, RecipeError
+from cargo_chefpy.log import Log
+from cargo_chefpy.options import CargoOptions, cargo_args
+from cargo_chefpy.recipe import Recipe, Role
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CookOptions:
+    recipe_path: Path = Path("recipe.json")
+    force: bool = False
+    no_build: bool = False
+    cargo: CargoOptions = field(default_factory=CargoOptions)
+
+
+def load_recipe(path: Path, cwd: Path) -> tuple[Recipe, bytes]:
+    full = path if path.is_absolute() else cwd / path
+    try:
+        data = full.read_bytes()
+    except FileNotFoundError:
+        raise RecipeError(
+            f"the recipe {path} does not exist",
+            hint="run `cargo chefpy prepare` first, or pass --recipe-path",
+        ) from None
+    except OSError as exc:
+        raise RecipeError(
+            f"cannot read the recipe {path}: {exc.strerror}", hint="check its permissions"
+        ) from None
+    return recipe.loads(data, source=str(path)), data
+
+
+def check_vendored(rec: Recipe, root: Path) -> None:
+    for directory in rec.vendored:
+        path = root / directory
+        if not path.is_dir():
+            raise InputError(
+                f"the vendored directory {directory}/ that this recipe needs is missing (in {root})",
+                hint=f"add `COPY {directory} {directory}` before the cook step of your Dockerfile",
+            )
+    missing = []
+    for crate in rec.vendored_crates:
+        name, _, version = crate.rpartition("-")
+        found = any(
+            (root / d / crate / ".cargo-checksum.json").is_file()
+            or (root / d / name / ".cargo-checksum.json").is_file()
+            for d in rec.vendored
+        )
+        if not found:
+            missing.append(f"{name} {version}")
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InputError(
+            f"the vendored sources are incomplete: {shown} not found in {', '.join(rec.vendored)}",
+            hint="run `cargo vendor` again and COPY the whole vendored directory into the cook stage",
+        )
+
+
+def target_directory(cargo_bin: str, workspace: Path, options: CargoOptions) -> Path:
+    if options.target_dir is not None:
+        return (workspace / options.target_dir).resolve()
+    raw = json.loads(
+        cargo.capture(
+            cargo_bin, ["metadata", "--format-version", "1", "--no-deps", "--offline"], cwd=workspace
+        )
+    )
+    return Path(raw["target_directory"])
+
+
+def profile_dirs(target_dir: Path, options: CargoOptions) -> list[Path]:
+    """Every directory this profile's outputs can land in: the host's and each target triple's."""
+    name = options.profile_dir
+    dirs = [target_dir / name]
+    if target_dir.is_dir():
+        dirs += sorted(d / name for d in target_dir.iterdir() if (d / name / ".fingerprint").is_dir())
+    return dirs
+
+
+def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
+    rec, data = load_recipe(options.recipe_path, cwd)
+    root = cwd
+    plan = skeleton.plan_writes(rec, root)
+    check_vendored(rec, root)
+    if not options.force:
+        skeleton.refuse_conflicts(plan)
+    written = skeleton.write(plan, root, force=options.force)
+    for directory in rec.vendored:
+        skeleton.settle_tree(root / directory)
+    log.status("Skeleton", f"{written} file(s) written, {len(plan.unchanged)} already in place ({root})")
+    if options.no_build:
+        return 0
+
+    cargo_bin = cargo.find_cargo()
+    workspace = (root / rec.workspace).resolve()
+    build = options.cargo.with_default_packages(rec.packages, rec.bins)
+    needs_fetch = not rec.vendored and any(
+        p.source is not None for p in lockfile.parse_lock((workspace / "Cargo.lock").read_text()).packages
+    )
+    if needs_fetch and not build.offline:
+        log.status("Fetching", "registry dependencies (cargo fetch --locked)")
+        code = cargo.run_streamed(cargo_bin, ["fetch", "--locked"], cwd=workspace)
+        if code != 0:
+            raise BuildFailed(
+                "`cargo fetch` failed", code=code, hint="check network access, or vendor the sources"
+            )
+    stub_dirs = frozenset(os.path.normpath(str(root / c.path)) for c in rec.crates if c.klass == "stub")
+    found = artifacts.StubArtifacts(stub_dirs=stub_dirs)
+    args = cargo_args(build, offline=True, message_format="json-render-diagnostics")
+    shown = [a for a in args if a not in ("--message-format", "json-render-diagnostics")]
+    log.status("Cooking", f"cargo {' '.join(shown)}")
+    code = cargo.run_streamed(cargo_bin, args, cwd=workspace, on_message=found.observe)
+    if code != 0:
+        raise BuildFailed(
+            f"the cook build failed (cargo exited with {code})",
+            code=code,
+            hint="cargo's errors are above; a dependency that fails here also fails without cargo-chefpy",
+        )
+    target_dir = target_directory(cargo_bin, workspace, build)
+    removed = artifacts.remove(found, profile_dirs(target_dir, build))
+    log.status("Cleaned", f"{removed} output(s) of {len(stub_dirs)} stubbed crate(s)")
+    path = stamp.write(target_dir, make_stamp(rec, data, build, root))
+    log.debug(f"stamp written to {path}")
+    return 0
+
+
+def make_stamp(rec: Recipe, data: bytes, build: CargoOptions, root: Path) -> stamp.Stamp:
+    files = {f.path: f.digest for f in rec.files if f.role in (Role.KEEP, Role.EXTERNAL)}
+    vendored: dict[str, str] = {}
+    for directory in rec.vendored:
+        vendored.update(stamp.digest_tree(root, directory))
+    options: dict[str, Any] = build.drift_fields()
+    return stamp.Stamp(
+        recipe=recipe.digest(data),
+        workspace=rec.workspace,
+        options=options,
+        packages=tuple(sorted(build.packages or build.bins)),
+        files=files,
+        vendored=vendored,
+        vendored_dirs=rec.vendored,
+        kept_crates=sum(1 for c in rec.crates if c.klass == "keep"),
+        external_crates=sum(1 for c in rec.crates if c.klass == "external"),
+    )

@@ -1,0 +1,147 @@
+"""Pure Cargo.lock transforms, done on cargo's own text so the output is byte-for-byte what cargo writes.
+
+Pruning walks the lock file's own dependency graph from the members that remain, over every
+dependency kind. `cargo metadata` cannot be used for that: it leaves out optional dependencies that
+are not activated, yet Cargo.lock lists them, and `--locked` then fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from cargo_chefpy.errors import ProjectError
+
+
+@dataclass(frozen=True, slots=True)
+class LockPackage:
+    name: str
+    version: str
+    source: str | None
+    dependencies: tuple[str, ...]
+    text: str  # the whole `[[package]]` block
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    header: str
+    packages: tuple[LockPackage, ...]
+    trailer: str  # anything after the packages ([metadata], [[patch.unused]])
+
+
+_BLOCK = re.compile(r"^\[\[package\]\]\n", re.MULTILINE)
+_TABLE = re.compile(r"^\[(?!\[package\]\])", re.MULTILINE)
+
+
+def _bad_lock(detail: str) -> ProjectError:
+    return ProjectError(
+        f"Cargo.lock cannot be read ({detail})",
+        hint="regenerate it with `cargo generate-lockfile` (or restore it from version control)",
+    )
+
+
+def parse_lock(text: str) -> Lock:
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _bad_lock(str(exc)) from None
+    starts = [m.start() for m in _BLOCK.finditer(text)]
+    if not starts:
+        return Lock(header=text, packages=(), trailer="")
+    header = text[: starts[0]]
+    tail_match = _TABLE.search(text, starts[-1] + 1)
+    end = tail_match.start() if tail_match else len(text)
+    bounds = [*starts, end]
+    packages = []
+    for a, b in itertools.pairwise(bounds):
+        block = text[a:b]
+        data = tomllib.loads(block).get("package", [{}])[0]
+        name, version = data.get("name"), data.get("version")
+        if not isinstance(name, str) or not isinstance(version, str):
+            raise _bad_lock("a [[package]] entry without name or version")
+        deps = data.get("dependencies", [])
+        source = data.get("source")
+        packages.append(
+            LockPackage(
+                name=name,
+                version=version,
+                source=source if isinstance(source, str) else None,
+                dependencies=tuple(str(d) for d in deps),
+                text=block,
+            )
+        )
+    return Lock(header=header, packages=tuple(packages), trailer=text[end:])
+
+
+def _resolve(reference: str, packages: tuple[LockPackage, ...]) -> list[LockPackage]:
+    """A `dependencies` entry: "name", "name version" or "name version (source)"."""
+    parts = reference.split(" ", 2)
+    found = [p for p in packages if p.name == parts[0]]
+    if len(parts) >= 2:
+        found = [p for p in found if p.version == parts[1]]
+    if len(parts) == 3:
+        source = parts[2].strip("()")
+        found = [p for p in found if p.source == source]
+    return found
+
+
+def prune_and_mask(text: str, roots: Iterable[tuple[str, str]], masks: Mapping[str, str]) -> str:
+    """Keep only the packages reachable from the local packages `roots` ((name, version) pairs);
+    then give the local packages named in `masks` (name -> new version) the new version."""
+    lock = parse_lock(text)
+    wanted = set(roots)
+    start = [p for p in lock.packages if p.source is None and (p.name, p.version) in wanted]
+    seen: dict[int, LockPackage] = {}
+    stack = list(start)
+    while stack:
+        package = stack.pop()
+        if id(package) in seen:
+            continue
+        seen[id(package)] = package
+        for reference in package.dependencies:
+            stack.extend(_resolve(reference, lock.packages))
+    kept = [p for p in lock.packages if id(p) in seen]
+    blocks = []
+    for package in kept:
+        block = package.text
+        if package.source is None and package.name in masks and package.version != masks[package.name]:
+            new = masks[package.name]
+            block = block.replace(f'version = "{package.version}"', f'version = "{new}"', 1)
+        for reference in package.dependencies:
+            parts = reference.split(" ", 2)
+            if len(parts) >= 2 and parts[0] in masks and len(parts) == 2:
+                target = [p for p in lock.packages if p.name == parts[0] and p.source is None]
+                if any(p.version == parts[1] for p in target):
+                    masked = f"{parts[0]} {masks[parts[0]]}"
+                    block = block.replace(f' "{reference}",\n', f' "{masked}",\n')
+        blocks.append(block)
+    body = "".join(blocks)
+    if kept and not body.endswith("\n"):
+        body += "\n"
+    return lock.header + body + lock.trailer
+
+
+def check_members(text: str, members: Iterable[tuple[str, str, tuple[str, ...]]]) -> None:
+    """Fail early, as `--locked` would later, when a member or one of its dependencies is not in the lock.
+
+    `members` holds (name, version, names of its declared dependencies) for each member.
+    """
+    lock = parse_lock(text)
+    for name, version, dep_names in members:
+        entry = next((p for p in lock.packages if p.source is None and p.name == name), None)
+        if entry is None or entry.version != version:
+            raise ProjectError(
+                f"Cargo.lock is out of date: it has no entry for {name} {version}",
+                hint="run `cargo generate-lockfile --offline` (or any cargo build) and commit Cargo.lock",
+            )
+        listed = {d.split(" ", 1)[0] for d in entry.dependencies}
+        missing = sorted(set(dep_names) - listed)
+        if missing:
+            raise ProjectError(
+                f"Cargo.lock is out of date: {name} depends on {', '.join(missing)}, "
+                "which the lock does not list",
+                hint="run `cargo generate-lockfile --offline` (or any cargo build) and commit Cargo.lock",
+            )

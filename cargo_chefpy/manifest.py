@@ -1,0 +1,187 @@
+"""Pure manifest transforms: text in, text out.
+
+The root manifest is edited with tomlkit so its formatting survives. Stub manifests are generated:
+a stub keeps what decides how its dependencies compile (dependencies, features, edition, links,
+build-dependencies) and drops everything else, so that edits which cannot change the cooked layer
+(sources, description, version) leave the recipe unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import tomlkit
+
+from cargo_chefpy.workspace import dependency_tables, normalise, parse_toml, relative
+
+STUB_VERSION = "0.0.1"
+STUB_LIB = "// Stubbed by cargo-chefpy: the real sources are compiled in the final stage.\n"
+STUB_MAIN = "// Stubbed by cargo-chefpy: the real sources are compiled in the final stage.\nfn main() {}\n"
+
+_KEEP_PACKAGE_KEYS = ("name", "edition", "links", "workspace", "rust-version", "resolver")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StubSpec:
+    """What a stub must still provide so that cargo accepts it and its dependents."""
+
+    directory: str  # absolute
+    lib_name: str | None  # the lib target's name, None when the package has no lib
+    proc_macro: bool
+    crate_types: tuple[str, ...]
+    bins: tuple[str, ...]
+    build_script: bool
+
+
+def _mask_path_deps(doc: dict[str, Any], base: str, stub_dirs: set[str]) -> None:
+    for table in dependency_tables(doc):
+        for spec in table.values():
+            _mask_spec(spec, base, stub_dirs)
+
+
+def _mask_spec(spec: Any, base: str, stub_dirs: set[str]) -> None:
+    if (
+        isinstance(spec, dict)
+        and isinstance(spec.get("path"), str)
+        and normalise(os.path.join(base, spec["path"])) in stub_dirs
+        and "version" in spec
+    ):
+        spec["version"] = STUB_VERSION
+
+
+def stub_manifest(text: str, where: str, spec: StubSpec, stub_dirs: set[str]) -> tuple[str, dict[str, str]]:
+    """The stub's Cargo.toml and the dummy source files it names (paths relative to the package)."""
+    original = parse_toml(text, where)
+    doc = _stub_document(original, spec, stub_dirs)
+    files: dict[str, str] = {}
+    if spec.lib_name is not None:
+        files["src/lib.rs"] = STUB_LIB
+    for i, _ in enumerate(spec.bins):
+        files[_bin_path(i)] = STUB_MAIN
+    if spec.build_script:
+        files["build.rs"] = STUB_MAIN
+    return _dump(doc), files
+
+
+def _bin_path(index: int) -> str:
+    return "src/main.rs" if index == 0 else f"src/bin/chefpy-stub-{index}.rs"
+
+
+def _stub_document(original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]) -> dict[str, Any]:
+    package_in = original.get("package", {})
+    package: dict[str, Any] = {k: copy.deepcopy(package_in[k]) for k in _KEEP_PACKAGE_KEYS if k in package_in}
+    package["version"] = STUB_VERSION
+    package["autobins"] = False
+    package["autoexamples"] = False
+    package["autotests"] = False
+    package["autobenches"] = False
+    package["build"] = "build.rs" if spec.build_script else False
+    package.pop("links", None) if not spec.build_script else None
+    doc: dict[str, Any] = {}
+    if "cargo-features" in original:
+        doc["cargo-features"] = copy.deepcopy(original["cargo-features"])
+    doc["package"] = package
+    for key in ("dependencies", "dev-dependencies", "build-dependencies", "target", "features"):
+        for alias in (key, key.replace("-", "_")):
+            if alias in original:
+                doc[key] = copy.deepcopy(original[alias])
+    _mask_path_deps(doc, spec.directory, stub_dirs)
+    if spec.lib_name is not None:
+        lib: dict[str, Any] = {"path": "src/lib.rs"}
+        default_name = str(package.get("name", "")).replace("-", "_")
+        if spec.lib_name != default_name:
+            lib["name"] = spec.lib_name
+        if spec.proc_macro:
+            lib["proc-macro"] = True
+        elif spec.crate_types and list(spec.crate_types) not in (["lib"], ["rlib"]):
+            lib["crate-type"] = list(spec.crate_types)
+        doc["lib"] = lib
+    if spec.bins:
+        doc["bin"] = [{"name": name, "path": _bin_path(i)} for i, name in enumerate(spec.bins)]
+    return doc
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    head: dict[str, Any] = {k: doc[k] for k in ("cargo-features", "package") if k in doc}
+    rest = {k: v for k, v in doc.items() if k not in head}
+    return tomlkit.dumps({**head, **_sorted(rest)})
+
+
+def root_manifest(
+    text: str,
+    where: str,
+    *,
+    root: str,
+    members: Iterable[str],
+    stub_dirs: set[str],
+    root_stub: StubSpec | None,
+) -> str:
+    """The workspace manifest with members pruned to `members` (absolute dirs) and stub versions masked."""
+    remaining = sorted(relative(m, root) for m in members if normalise(m) != root)
+    if root_stub is not None:
+        original = parse_toml(text, where)
+        doc = _stub_document(original, root_stub, stub_dirs)
+        for key in ("workspace", "patch", "profile", "replace"):
+            if key in original:
+                doc[key] = copy.deepcopy(original[key])
+        if "workspace" in doc:
+            _prune_members(doc["workspace"], remaining)
+            _mask_workspace(doc, root, stub_dirs)
+        return _dump(doc)
+    parse_toml(text, where)  # a clear error before tomlkit's
+    document = tomlkit.parse(text)
+    workspace = document.get("workspace")
+    if isinstance(workspace, dict):
+        _prune_members(workspace, remaining, array=tomlkit.array)
+    _mask_workspace(document, root, stub_dirs)
+    return tomlkit.dumps(document)
+
+
+def _prune_members(workspace: Any, remaining: list[str], array: Callable[[], Any] | None = None) -> None:
+    def make(values: list[str]) -> Any:
+        if array is None:
+            return list(values)
+        out = array()
+        out.extend(values)
+        if len(values) > 1:
+            out.multiline(True)
+        return out
+
+    if "members" in workspace or remaining:
+        workspace["members"] = make(remaining)
+    defaults = workspace.get("default-members")
+    if isinstance(defaults, list):
+        patterns = [os.path.normpath(str(p)) for p in defaults]
+        kept = [m for m in remaining if any(fnmatch.fnmatchcase(m, p) for p in patterns)]
+        if kept:
+            workspace["default-members"] = make(kept)
+        else:
+            del workspace["default-members"]
+
+
+def _mask_workspace(doc: Any, root: str, stub_dirs: set[str]) -> None:
+    workspace = doc.get("workspace")
+    if isinstance(workspace, dict):
+        deps = workspace.get("dependencies")
+        if isinstance(deps, dict):
+            for spec in deps.values():
+                _mask_spec(spec, root, stub_dirs)
+    patch = doc.get("patch")
+    if isinstance(patch, dict):
+        for source in patch.values():
+            if isinstance(source, dict):
+                for spec in source.values():
+                    _mask_spec(spec, root, stub_dirs)

@@ -1,0 +1,207 @@
+"""Pure: sort every local crate into stub / keep / prune / external, with the reason for each."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from cargo_chefpy.errors import SelectionError, UsageError
+from cargo_chefpy.workspace import LocalCrate, Workspace
+
+
+class CrateClass(Enum):
+    STUB = "stub"
+    KEEP = "keep"
+    PRUNE = "prune"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selection:
+    packages: tuple[str, ...] = ()
+    bins: tuple[str, ...] = ()
+    stub: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    stub_all: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    crate: LocalCrate
+    klass: CrateClass
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    decisions: tuple[Decision, ...]  # in the workspace's crate order (by directory)
+    targets: tuple[str, ...]  # package names being built (sorted)
+    bins: tuple[str, ...]  # --bin names (sorted)
+
+    def of(self, klass: CrateClass) -> tuple[Decision, ...]:
+        return tuple(d for d in self.decisions if d.klass is klass)
+
+    def directories(self, *classes: CrateClass) -> set[str]:
+        return {d.crate.directory for d in self.decisions if d.klass in classes}
+
+
+def _matches(spec: str, crates: Iterable[LocalCrate]) -> list[LocalCrate]:
+    name = spec.split("@", 1)[0]
+    return [c for c in crates if fnmatch.fnmatchcase(c.name, name)]
+
+
+def _unknown(kind: str, spec: str, names: Iterable[str]) -> SelectionError:
+    close = difflib.get_close_matches(spec, sorted(set(names)), n=3, cutoff=0.5)
+    hint = (
+        f"did you mean {', '.join(close)}?"
+        if close
+        else "run `cargo metadata --no-deps` to list the packages"
+    )
+    return SelectionError(f"{kind} `{spec}` matches no package in this workspace", hint=hint)
+
+
+def _reach(start: Iterable[str], edges: dict[str, tuple[str, ...]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(edges.get(node, ()))
+    return seen
+
+
+def make_plan(workspace: Workspace, selection: Selection) -> Plan:
+    members = workspace.members
+    by_dir = {c.directory: c for c in workspace.crates}
+    edges = {c.directory: tuple(d for d in c.local_deps if d in by_dir) for c in workspace.crates}
+
+    # The targets: -p specs and the packages that own each --bin.
+    targets: dict[str, str] = {}
+    for spec in selection.packages:
+        found = _matches(spec, members)
+        if not found:
+            raise _unknown("package", spec, (c.name for c in members))
+        for crate in found:
+            targets[crate.directory] = f"target (-p {spec})"
+    for name in selection.bins:
+        owners = [c for c in members if c.package and any(t.name == name for t in c.package.bins)]
+        if not owners:
+            all_bins = (t.name for c in members if c.package for t in c.package.bins)
+            raise _unknown("--bin", name, all_bins)
+        for crate in owners:
+            targets.setdefault(crate.directory, f"target (--bin {name})")
+
+    closure = _reach(targets, edges) if targets else {c.directory for c in members}
+    if workspace.root_package is not None:
+        closure.add(workspace.root_package)
+    closure_members = [c for c in members if c.directory in closure]
+
+    def resolve(specs: tuple[str, ...], flag: str) -> dict[str, str]:
+        chosen: dict[str, str] = {}
+        for spec in specs:
+            found = _matches(spec, workspace.crates)
+            if not found:
+                raise _unknown(flag, spec, (c.name for c in workspace.crates))
+            for crate in found:
+                if not crate.member:
+                    raise SelectionError(
+                        f"{flag} {spec} matches {crate.name}, a crate outside the workspace members",
+                        hint="[patch] crates and path dependencies outside the workspace are always real",
+                    )
+                if crate.directory in closure:
+                    chosen[crate.directory] = f"{flag} {spec}"
+        return chosen
+
+    stub_flags = resolve(selection.stub, "--stub")
+    keep_flags = resolve(selection.keep, "--keep")
+    both = sorted(by_dir[d].name for d in set(stub_flags) & set(keep_flags))
+    if both:
+        raise UsageError(
+            f"{', '.join(both)} is selected by both --stub and --keep",
+            hint="drop one of the two flags for that crate",
+        )
+    clash = sorted(by_dir[d].name for d in set(targets) & set(keep_flags))
+    if clash:
+        raise UsageError(
+            f"{', '.join(clash)} is a build target and cannot be kept: targets are always stubbed",
+            hint="drop --keep for the crate you are building",
+        )
+
+    stubbed: dict[str, str] = {}
+    if selection.stub_all:
+        stubbed = {
+            c.directory: "--stub-all: every member stubbed, as cargo-chef does" for c in closure_members
+        }
+    elif not targets and not keep_flags:
+        stubbed = {
+            c.directory: "no target given: every member stubbed, as cargo-chef does" for c in closure_members
+        }
+    else:
+        stubbed = {**targets, **stub_flags}
+    # Real code cannot compile against a dummy: whatever depends on a stub is a stub too.
+    changed = True
+    while changed:
+        changed = False
+        for crate in closure_members:
+            if crate.directory in stubbed:
+                continue
+            dep = next((d for d in edges[crate.directory] if d in stubbed), None)
+            if dep is not None:
+                stubbed[crate.directory] = f"depends on stubbed {by_dir[dep].name}"
+                changed = True
+    # --keep X keeps X and its local dependencies, which must not be stubs.
+    for directory, flag in keep_flags.items():
+        for dep in sorted(_reach([directory], edges)):
+            if dep in stubbed and by_dir[dep].member:
+                raise SelectionError(
+                    f"{by_dir[directory].name} cannot be kept ({flag}): it depends on {by_dir[dep].name}, "
+                    f"which is stubbed ({stubbed[dep]})",
+                    hint=f"drop {flag}, or keep {by_dir[dep].name} too",
+                )
+
+    reached = _reach(closure, edges)
+    patched = {c.directory for c in workspace.crates if c.via_patch}
+    decisions = []
+    for crate in workspace.crates:
+        d = crate.directory
+        if not crate.member:
+            if d in patched:
+                decisions.append(
+                    Decision(crate=crate, klass=CrateClass.EXTERNAL, reason="[patch] path crate")
+                )
+            elif d in reached:
+                where = "outside the workspace root" if not _inside(d, workspace.root) else "not a member"
+                decisions.append(
+                    Decision(crate=crate, klass=CrateClass.EXTERNAL, reason=f"path dependency {where}")
+                )
+            continue
+        if d in stubbed:
+            reason = stubbed[d]
+            if d == workspace.root_package and d not in targets and reason.startswith("depends"):
+                reason += " (and the root package of a workspace cannot be pruned)"
+            decisions.append(Decision(crate=crate, klass=CrateClass.STUB, reason=reason))
+        elif d in closure:
+            if d in keep_flags:
+                reason = f"kept by {keep_flags[d]}"
+            else:
+                users = sorted(by_dir[u].name for u in closure if d in edges.get(u, ()))
+                reason = f"real sources, needed by {', '.join(users)}" if users else "real sources"
+            decisions.append(Decision(crate=crate, klass=CrateClass.KEEP, reason=reason))
+        else:
+            decisions.append(
+                Decision(crate=crate, klass=CrateClass.PRUNE, reason="not needed by the targets")
+            )
+    return Plan(
+        decisions=tuple(decisions),
+        targets=tuple(sorted({by_dir[d].name for d in targets})),
+        bins=tuple(sorted(set(selection.bins))),
+    )
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")

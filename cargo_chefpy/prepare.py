@@ -1,0 +1,348 @@
+"""`cargo chefpy prepare`: workspace -> plan -> recipe, in short named steps."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cargo_chefpy import cargo, lockfile, manifest
+from cargo_chefpy.errors import ProjectError
+from cargo_chefpy.log import Log
+from cargo_chefpy.metadata import Metadata, parse_metadata
+from cargo_chefpy.plan import CrateClass, Plan, Selection, make_plan
+from cargo_chefpy.recipe import Recipe, RecipeCrate, RecipeFile, Role
+from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
+
+CONFIG_FILES = (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrepareOptions:
+    manifest_path: Path | None = None
+    selection: Selection = field(default_factory=Selection)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    recipe: Recipe
+    plan: Plan
+    workspace: Workspace
+    recipe_root: str  # absolute directory the recipe paths are relative to
+
+
+def find_project(cwd: Path, manifest_path: Path | None) -> Path:
+    """The Cargo.toml cargo would use, or a clear error instead of cargo's."""
+    if manifest_path is not None:
+        path = manifest_path if manifest_path.is_absolute() else cwd / manifest_path
+        if path.name != "Cargo.toml" or not path.is_file():
+            raise ProjectError(
+                f"the manifest path {manifest_path} is not a Cargo.toml file",
+                hint="pass --manifest-path pointing at the workspace's Cargo.toml",
+            )
+        return path
+    for directory in (cwd, *cwd.parents):
+        if (directory / "Cargo.toml").is_file():
+            return directory / "Cargo.toml"
+    raise ProjectError(
+        f"could not find Cargo.toml in {cwd} or any parent directory",
+        hint="run prepare inside your workspace, or pass --manifest-path path/to/Cargo.toml",
+    )
+
+
+def read_metadata(cargo_bin: str, cwd: Path, manifest_path: Path) -> Metadata:
+    try:
+        text = cargo.metadata_no_deps(cargo_bin, cwd=cwd, manifest_path=manifest_path)
+    except ProjectError:
+        raise
+    except Exception as exc:  # CargoError: decide whether the project itself is at fault
+        output = getattr(exc, "output", "")
+        if "could not parse" in output or "failed to parse" in output or "TOML parse error" in output:
+            raise ProjectError(
+                "a manifest of this workspace does not parse",
+                hint="fix the manifest error cargo reports above",
+            ).with_output(output) from None
+        raise
+    return parse_metadata(text)
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ProjectError(f"{path} is not UTF-8", hint="save the manifest as UTF-8") from None
+
+
+def vendored_directories(root: str) -> list[str]:
+    """Absolute `directory` sources named by the workspace's own cargo config, that replace another source."""
+    found: list[str] = []
+    for name in (".cargo/config.toml", ".cargo/config"):
+        path = os.path.join(root, name)
+        if not os.path.isfile(path):
+            continue
+        doc = parse_toml(_read_text(path), path)
+        sources = doc.get("source")
+        if not isinstance(sources, dict):
+            continue
+        replaced = {s.get("replace-with") for s in sources.values() if isinstance(s, dict)}
+        for key, spec in sources.items():
+            if isinstance(spec, dict) and isinstance(spec.get("directory"), str) and key in replaced:
+                found.append(normalise(os.path.join(root, spec["directory"])))
+    return sorted(set(found))
+
+
+def _crate_files(directory: str, skip: set[str]) -> Iterator[tuple[str, str]]:
+    """(absolute path, path relative to the crate) for every file of a crate, sorted.
+
+    Skipped: `target/` at the crate root, `.git`, nested packages (directories with a Cargo.toml),
+    and the directories in `skip` (other crates, vendored sources).
+    """
+    for dirpath, dirnames, filenames in os.walk(directory):
+        keep = []
+        for d in sorted(dirnames):
+            full = os.path.join(dirpath, d)
+            if d == ".git" or full in skip or (dirpath == directory and d == "target"):
+                continue
+            if os.path.islink(full):
+                raise ProjectError(
+                    f"{full} is a symlink to a directory, which cargo-chefpy does not carry",
+                    hint="replace the symlinked directory with a real one, or --stub that crate",
+                )
+            if os.path.isfile(os.path.join(full, "Cargo.toml")):
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            yield full, relative(full, directory)
+
+
+def _file_entry(full: str, path: str, role: Role) -> RecipeFile:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProjectError(
+            f"the file name {full!r} is not valid UTF-8, which a recipe cannot carry",
+            hint="rename the file to a UTF-8 name",
+        ) from None
+    try:
+        with open(full, "rb") as handle:
+            data = handle.read()
+        mode = os.stat(full).st_mode
+    except FileNotFoundError:
+        raise ProjectError(
+            f"{full} is a dangling symlink", hint="remove the symlink or restore what it points to"
+        ) from None
+    except OSError as exc:
+        raise ProjectError(
+            f"cannot read {full}: {exc.strerror}", hint="check the file's permissions"
+        ) from None
+    return RecipeFile(path=path, data=data, executable=bool(mode & stat.S_IXUSR), role=role)
+
+
+def _common_root(paths: list[str]) -> str:
+    return normalise(os.path.commonpath(paths)) if paths else "/"
+
+
+def _stub_spec(crate: LocalCrate, plan: Plan) -> manifest.StubSpec:
+    package = crate.package
+    if package is None:  # only members are ever stubbed
+        raise ValueError(f"{crate.name} is not a member")
+    lib = package.lib
+    wanted = [t.name for t in package.bins if t.name in plan.bins]
+    if not wanted and lib is None and package.bins:
+        names = sorted(t.name for t in package.bins)
+        wanted = [crate.name] if crate.name in names else names[:1]
+    return manifest.StubSpec(
+        directory=crate.directory,
+        lib_name=lib.name if lib is not None else (None if wanted else crate.name.replace("-", "_")),
+        proc_macro=lib is not None and "proc-macro" in lib.kinds,
+        crate_types=lib.crate_types if lib is not None else (),
+        bins=tuple(wanted),
+        build_script=package.build_script is not None,
+    )
+
+
+def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Recipe, str]:
+    root = workspace.root
+    stubs = plan.of(CrateClass.STUB)
+    kept = plan.of(CrateClass.KEEP)
+    externals = plan.of(CrateClass.EXTERNAL)
+    stub_dirs = {d.crate.directory for d in stubs}
+    remaining = [d.crate for d in (*stubs, *kept)]
+    # The lock, pruned from the members that remain, with stub versions masked.
+    roots = [(c.name, c.version) for c in remaining] + [(d.crate.name, d.crate.version) for d in externals]
+    masks = {d.crate.name: manifest.STUB_VERSION for d in stubs}
+    pruned_lock = lockfile.prune_and_mask(lock_text, roots, masks)
+    needs_sources = any(p.source is not None for p in lockfile.parse_lock(pruned_lock).packages)
+    vendored = vendored_directories(root) if needs_sources else []
+    vendored_crates = (
+        sorted(
+            f"{p.name}-{p.version}" for p in lockfile.parse_lock(pruned_lock).packages if p.source is not None
+        )
+        if vendored
+        else []
+    )
+
+    recipe_root = _common_root([root, *(d.crate.directory for d in externals), *vendored])
+    ws = relative(root, recipe_root)
+
+    def at(*parts: str) -> str:
+        joined = "/".join(p for p in parts if p not in ("", "."))
+        return joined or "."
+
+    files: dict[str, RecipeFile] = {}
+
+    def add(f: RecipeFile) -> None:
+        files[f.path] = f
+
+    root_stub = next((_stub_spec(d.crate, plan) for d in stubs if d.crate.directory == root), None)
+    root_text = manifest.root_manifest(
+        workspace.root_manifest,
+        os.path.join(root, "Cargo.toml"),
+        root=root,
+        members=[c.directory for c in remaining],
+        stub_dirs=stub_dirs,
+        root_stub=root_stub,
+    )
+    add(RecipeFile(path=at(ws, "Cargo.toml"), data=root_text.encode(), executable=False, role=Role.WORKSPACE))
+    add(
+        RecipeFile(
+            path=at(ws, "Cargo.lock"), data=pruned_lock.encode(), executable=False, role=Role.WORKSPACE
+        )
+    )
+    for name in CONFIG_FILES:
+        full = os.path.join(root, name)
+        if os.path.isfile(full):
+            add(_file_entry(full, at(ws, name), Role.WORKSPACE))
+    for decision in stubs:
+        crate = decision.crate
+        rel = relative(crate.directory, recipe_root)
+        spec = _stub_spec(crate, plan)
+        if crate.directory == root:
+            _, dummies = manifest.stub_manifest(workspace.root_manifest, "Cargo.toml", spec, stub_dirs)
+        else:
+            where = os.path.join(crate.directory, "Cargo.toml")
+            text, dummies = manifest.stub_manifest(_read_text(where), where, spec, stub_dirs)
+            add(RecipeFile(path=at(rel, "Cargo.toml"), data=text.encode(), executable=False, role=Role.STUB))
+        for sub, content in dummies.items():
+            add(RecipeFile(path=at(rel, sub), data=content.encode(), executable=False, role=Role.STUB))
+    other_crates = {c.directory for c in workspace.crates}
+    skip_base = other_crates | set(vendored)
+    for decision in (*kept, *externals):
+        crate = decision.crate
+        rel = relative(crate.directory, recipe_root)
+        role = Role.KEEP if decision.klass is CrateClass.KEEP else Role.EXTERNAL
+        skip = skip_base - {crate.directory}
+        for full, sub in _crate_files(crate.directory, skip):
+            path = at(rel, sub)
+            if path in files:  # the root package's manifest is the workspace manifest
+                continue
+            if crate.directory == root and sub in CONFIG_FILES:
+                continue
+            add(_file_entry(full, path, role))
+
+    crates = tuple(
+        RecipeCrate(
+            name=d.crate.name,
+            path=relative(d.crate.directory, recipe_root),
+            klass=d.klass.value,
+            reason=d.reason,
+        )
+        for d in plan.decisions
+        if d.klass is not CrateClass.PRUNE
+    )
+    recipe = Recipe(
+        workspace=ws,
+        packages=plan.targets,
+        bins=plan.bins,
+        crates=crates,
+        files=tuple(files[p] for p in sorted(files)),
+        vendored=tuple(relative(v, recipe_root) for v in vendored),
+        vendored_crates=tuple(vendored_crates),
+    )
+    return recipe, recipe_root
+
+
+def prepare(options: PrepareOptions, *, cwd: Path, log: Log) -> Prepared:
+    cargo_bin = cargo.find_cargo()
+    manifest_path = find_project(cwd, options.manifest_path)
+    log.debug(f"reading the workspace of {manifest_path}")
+    metadata = read_metadata(cargo_bin, cwd, manifest_path)
+    workspace = load_workspace(metadata, _read_text)
+    lock_path = Path(workspace.root) / "Cargo.lock"
+    if not lock_path.is_file():
+        raise ProjectError(
+            f"{lock_path} is missing: a cached build needs a lock file",
+            hint="run `cargo generate-lockfile` and commit Cargo.lock",
+        )
+    lock_text = _read_text(str(lock_path))
+    plan = make_plan(workspace, options.selection)
+    lockfile.check_members(
+        lock_text,
+        [
+            (c.name, c.version, tuple(sorted({d.name for d in c.package.dependencies})))
+            for c in workspace.members
+            if c.package is not None and c.directory in plan.directories(CrateClass.STUB, CrateClass.KEEP)
+        ],
+    )
+    recipe, recipe_root = build_recipe(workspace, plan, lock_text)
+    return Prepared(recipe=recipe, plan=plan, workspace=workspace, recipe_root=recipe_root)
+
+
+def explain(prepared: Prepared) -> Iterator[str]:
+    """The plan, one line per local crate, then the inputs whose change invalidates the cooked layer."""
+    root = prepared.recipe_root
+    rows = [
+        (d.klass.value, d.crate.name, relative(d.crate.directory, root), d.reason)
+        for d in prepared.plan.decisions
+    ]
+    order = {"stub": 0, "keep": 1, "external": 2, "prune": 3}
+    rows.sort(key=lambda r: (order[r[0]], r[2]))
+    width = max((len(r[1]) for r in rows), default=0)
+    pwidth = max((len(r[2]) for r in rows), default=0)
+    targets = ", ".join(prepared.plan.targets) or "the whole workspace"
+    yield f"Plan for {targets}:"
+    for klass, name, path, reason in rows:
+        yield f"  {klass:<8} {name:<{width}}  {path:<{pwidth}}  {reason}"
+    yield ""
+    yield "The cooked layer is rebuilt when any of these change:"
+    recipe = prepared.recipe
+    counts: dict[str, tuple[int, str]] = {}
+    for crate in recipe.crates:
+        n = sum(
+            1 for f in recipe.files if f.path.startswith(crate.path.rstrip("/") + "/") or crate.path == "."
+        )
+        what = {
+            "stub": "stub manifest only: dependencies, features, edition",
+            "keep": "every file (real sources)",
+            "external": "every file (real sources)",
+        }[crate.klass]
+        counts[crate.path] = (n, what)
+    ws = recipe.workspace
+    for f in recipe.files:
+        if f.role is Role.WORKSPACE:
+            suffix = " (members pruned, stub versions masked)" if f.path.endswith("Cargo.toml") else ""
+            if f.path.endswith("Cargo.lock"):
+                suffix = " (entries reachable from the remaining members)"
+            yield f"  {f.path}{suffix}"
+    for path, (n, what) in sorted(counts.items()):
+        if path in (ws, "."):
+            continue
+        yield f"  {path}/  {what}, {n} file(s)"
+    for v in recipe.vendored:
+        yield f"  {v}/  vendored sources: not carried in the recipe; COPY them into the cook stage"
+
+
+def summary(prepared: Prepared, destination: str) -> str:
+    plan = prepared.plan
+    n = {k: len(plan.of(k)) for k in CrateClass}
+    size = prepared.recipe.total_bytes
+    human = f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} B"
+    return (
+        f"{destination}: {n[CrateClass.STUB]} stubbed, {n[CrateClass.KEEP]} kept, "
+        f"{n[CrateClass.PRUNE]} pruned, {n[CrateClass.EXTERNAL]} external "
+        f"({len(prepared.recipe.files)} files, {human})"
+    )

@@ -1,0 +1,168 @@
+"""The local crates of a workspace and the path-dependency graph between them.
+
+Members come from `cargo metadata --no-deps`, which needs nothing downloaded. Local crates outside
+the member list (`[patch]` path crates, path dependencies outside the workspace root or excluded from
+it) are not in that output, so they are found by following `path` keys in their manifests.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cargo_chefpy.errors import ProjectError
+from cargo_chefpy.metadata import Metadata, Package
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalCrate:
+    name: str
+    version: str
+    directory: str  # absolute, normalised
+    member: bool
+    local_deps: tuple[str, ...]  # directories of local path packages it depends on, over all kinds
+    package: Package | None  # cargo's view, for members
+    via_patch: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Workspace:
+    root: str  # absolute workspace root
+    root_manifest: str  # text of the root Cargo.toml
+    crates: tuple[LocalCrate, ...]  # sorted by directory
+    root_package: str | None  # directory of the root package in a non-virtual workspace
+
+    def crate_at(self, directory: str) -> LocalCrate:
+        return next(c for c in self.crates if c.directory == directory)
+
+    @property
+    def members(self) -> tuple[LocalCrate, ...]:
+        return tuple(c for c in self.crates if c.member)
+
+
+def normalise(path: str) -> str:
+    return os.path.normpath(path)
+
+
+def parse_toml(text: str, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(
+            f"{where} is not valid TOML: {exc}",
+            hint=f"fix the syntax error in {where}; `cargo metadata` shows the same error",
+        ) from None
+
+
+def dependency_tables(manifest: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every dependency table of a manifest: plain, dev, build, and their target-specific forms."""
+    sections = (
+        "dependencies",
+        "dev-dependencies",
+        "dev_dependencies",
+        "build-dependencies",
+        "build_dependencies",
+    )
+    for section in sections:
+        table = manifest.get(section)
+        if isinstance(table, dict):
+            yield table
+    targets = manifest.get("target")
+    if isinstance(targets, dict):
+        for spec in targets.values():
+            if isinstance(spec, dict):
+                for section in sections:
+                    table = spec.get(section)
+                    if isinstance(table, dict):
+                        yield table
+
+
+def path_dependencies(manifest: Mapping[str, Any], directory: str) -> list[str]:
+    found = []
+    for table in dependency_tables(manifest):
+        for spec in table.values():
+            if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+                found.append(normalise(os.path.join(directory, spec["path"])))
+    return found
+
+
+def patch_paths(root_manifest: Mapping[str, Any], root: str) -> list[str]:
+    found = []
+    patch = root_manifest.get("patch")
+    if isinstance(patch, dict):
+        for source in patch.values():
+            if isinstance(source, dict):
+                for spec in source.values():
+                    if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+                        found.append(normalise(os.path.join(root, spec["path"])))
+    return found
+
+
+def load_workspace(metadata: Metadata, read_text: Callable[[str], str]) -> Workspace:
+    """Combine cargo's member list with the external local crates reachable from it."""
+    root = normalise(metadata.workspace_root)
+    root_manifest_path = os.path.join(root, "Cargo.toml")
+    root_text = read_text(root_manifest_path)
+    root_doc = parse_toml(root_text, root_manifest_path)
+    crates: dict[str, LocalCrate] = {}
+    for package in metadata.members:
+        directory = normalise(package.directory)
+        deps = sorted({normalise(d.path) for d in package.dependencies if d.path is not None})
+        crates[directory] = LocalCrate(
+            name=package.name,
+            version=package.version,
+            directory=directory,
+            member=True,
+            local_deps=tuple(deps),
+            package=package,
+        )
+    patched = set(patch_paths(root_doc, root))
+    pending = sorted(patched | {d for c in crates.values() for d in c.local_deps} - set(crates))
+    while pending:
+        directory = pending.pop()
+        if directory in crates:
+            continue
+        manifest_path = os.path.join(directory, "Cargo.toml")
+        try:
+            text = read_text(manifest_path)
+        except FileNotFoundError:
+            raise ProjectError(
+                f"the local crate at {directory} has no Cargo.toml",
+                hint="fix the `path` of that dependency or [patch] entry in your manifests",
+            ) from None
+        doc = parse_toml(text, manifest_path)
+        table = doc.get("package")
+        if not isinstance(table, dict) or not isinstance(table.get("name"), str):
+            raise ProjectError(
+                f"{manifest_path} has no [package] name",
+                hint="a path dependency must point at a package directory",
+            )
+        version = table.get("version", "0.0.0")
+        deps = sorted(set(path_dependencies(doc, directory)))
+        crates[directory] = LocalCrate(
+            name=table["name"],
+            version=version if isinstance(version, str) else "0.0.0",
+            directory=directory,
+            member=False,
+            local_deps=tuple(deps),
+            package=None,
+            via_patch=directory in patched,
+        )
+        pending.extend(d for d in deps if d not in crates)
+    root_package = root if root in crates and crates[root].member else None
+    return Workspace(
+        root=root,
+        root_manifest=root_text,
+        crates=tuple(crates[d] for d in sorted(crates)),
+        root_package=root_package,
+    )
+
+
+def relative(path: str, base: str) -> str:
+    """A POSIX path of `path` relative to `base` ('.' for the same directory)."""
+    rel = os.path.relpath(path, base)
+    return PurePosixPath(Path(rel).as_posix()).as_posix()
