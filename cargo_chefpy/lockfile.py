@@ -124,6 +124,23 @@ def prune_and_mask(text: str, roots: Iterable[tuple[str, str]], masks: Mapping[s
     return lock.header + body + lock.trailer
 
 
+_UNUSED = re.compile(r'\[\[patch\.unused\]\]\nname = "([^"]+)"\n(?:[^\[\n][^\n]*\n)*\n?')
+
+
+def local_packages(text: str) -> set[tuple[str, str]]:
+    """(name, version) of every path package in the lock."""
+    return {(p.name, p.version) for p in parse_lock(text).packages if p.source is None}
+
+
+def drop_unused_patches(text: str, names: set[str]) -> str:
+    """Remove the `[[patch.unused]]` entries of these patches (their [patch] entries were removed)."""
+
+    def keep(match: re.Match[str]) -> str:
+        return "" if match.group(1) in names else match.group(0)
+
+    return _UNUSED.sub(keep, text).rstrip("\n") + "\n"
+
+
 def check_members(text: str, members: Iterable[tuple[str, str, tuple[str, ...]]]) -> None:
     """Fail early, as `--locked` would later, when a member or one of its dependencies is not in the lock.
 

@@ -128,6 +128,7 @@ def root_manifest(
     members: Iterable[str],
     stub_dirs: set[str],
     root_stub: StubSpec | None,
+    drop_patches: frozenset[str] | set[str] = frozenset(),
 ) -> str:
     """The workspace manifest with members pruned to `members` (absolute dirs) and stub versions masked."""
     remaining = sorted(relative(m, root) for m in members if normalise(m) != root)
@@ -139,7 +140,8 @@ def root_manifest(
                 doc[key] = copy.deepcopy(original[key])
         if "workspace" in doc:
             _prune_members(doc["workspace"], remaining)
-            _mask_workspace(doc, root, stub_dirs)
+        _mask_workspace(doc, root, stub_dirs)
+        _drop_patches(doc, root, drop_patches)
         return _dump(doc)
     parse_toml(text, where)  # a clear error before tomlkit's
     document = tomlkit.parse(text)
@@ -147,7 +149,28 @@ def root_manifest(
     if isinstance(workspace, dict):
         _prune_members(workspace, remaining, array=tomlkit.array)
     _mask_workspace(document, root, stub_dirs)
+    _drop_patches(document, root, drop_patches)
     return tomlkit.dumps(document)
+
+
+def _drop_patches(doc: Any, root: str, directories: frozenset[str] | set[str]) -> None:
+    """Remove [patch] path entries for these crate directories (and tables left empty)."""
+    patch = doc.get("patch")
+    if not isinstance(patch, dict) or not directories:
+        return
+    for source in list(patch):
+        table = patch[source]
+        if not isinstance(table, dict):
+            continue
+        for name in list(table):
+            spec = table[name]
+            if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+                if normalise(os.path.join(root, spec["path"])) in directories:
+                    del table[name]
+        if not table:
+            del patch[source]
+    if not patch:
+        del doc["patch"]
 
 
 def _prune_members(workspace: Any, remaining: list[str], array: Callable[[], Any] | None = None) -> None:

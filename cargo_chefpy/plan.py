@@ -203,5 +203,16 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
     )
 
 
+def drop_unused(plan: Plan, used: set[str]) -> Plan:
+    """Externals whose directory is not in `used` are not needed by the targets: prune them."""
+    decisions = tuple(
+        Decision(crate=d.crate, klass=CrateClass.PRUNE, reason=f"{d.reason}, not used by the targets")
+        if d.klass is CrateClass.EXTERNAL and d.crate.directory not in used
+        else d
+        for d in plan.decisions
+    )
+    return Plan(decisions=decisions, targets=plan.targets, bins=plan.bins)
+
+
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")

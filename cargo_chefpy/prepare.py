@@ -12,7 +12,7 @@ from cargo_chefpy import cargo, lockfile, manifest
 from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, parse_metadata
-from cargo_chefpy.plan import CrateClass, Plan, Selection, make_plan
+from cargo_chefpy.plan import CrateClass, Plan, Selection, drop_unused, make_plan
 from cargo_chefpy.recipe import Recipe, RecipeCrate, RecipeFile, Role
 from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
 
@@ -165,17 +165,25 @@ def _stub_spec(crate: LocalCrate, plan: Plan) -> manifest.StubSpec:
     )
 
 
-def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Recipe, str]:
+def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Recipe, str, Plan]:
     root = workspace.root
     stubs = plan.of(CrateClass.STUB)
     kept = plan.of(CrateClass.KEEP)
-    externals = plan.of(CrateClass.EXTERNAL)
     stub_dirs = {d.crate.directory for d in stubs}
     remaining = [d.crate for d in (*stubs, *kept)]
-    # The lock, pruned from the members that remain, with stub versions masked.
-    roots = [(c.name, c.version) for c in remaining] + [(d.crate.name, d.crate.version) for d in externals]
+    # The lock, pruned by walking its own graph from the members that remain, stub versions masked.
     masks = {d.crate.name: manifest.STUB_VERSION for d in stubs}
-    pruned_lock = lockfile.prune_and_mask(lock_text, roots, masks)
+    pruned_lock = lockfile.prune_and_mask(lock_text, [(c.name, c.version) for c in remaining], masks)
+    # A [patch] crate that the pruned graph does not use would need a [[patch.unused]] entry under
+    # --locked; it is not needed either, so its [patch] entry goes and its files are not carried.
+    used = lockfile.local_packages(pruned_lock)
+    plan = drop_unused(
+        plan,
+        {d.crate.directory for d in plan.of(CrateClass.EXTERNAL) if (d.crate.name, d.crate.version) in used},
+    )
+    dropped = {c.directory for c in workspace.crates if c.via_patch} - plan.directories(CrateClass.EXTERNAL)
+    pruned_lock = lockfile.drop_unused_patches(pruned_lock, {workspace.crate_at(d).name for d in dropped})
+    externals = plan.of(CrateClass.EXTERNAL)
     needs_sources = any(p.source is not None for p in lockfile.parse_lock(pruned_lock).packages)
     vendored = vendored_directories(root) if needs_sources else []
     vendored_crates = (
@@ -206,6 +214,7 @@ def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Reci
         members=[c.directory for c in remaining],
         stub_dirs=stub_dirs,
         root_stub=root_stub,
+        drop_patches=dropped,
     )
     add(RecipeFile(path=at(ws, "Cargo.toml"), data=root_text.encode(), executable=False, role=Role.WORKSPACE))
     add(
@@ -263,7 +272,7 @@ def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Reci
         vendored=tuple(relative(v, recipe_root) for v in vendored),
         vendored_crates=tuple(vendored_crates),
     )
-    return recipe, recipe_root
+    return recipe, recipe_root, plan
 
 
 def prepare(options: PrepareOptions, *, cwd: Path, log: Log) -> Prepared:
@@ -288,7 +297,7 @@ def prepare(options: PrepareOptions, *, cwd: Path, log: Log) -> Prepared:
             if c.package is not None and c.directory in plan.directories(CrateClass.STUB, CrateClass.KEEP)
         ],
     )
-    recipe, recipe_root = build_recipe(workspace, plan, lock_text)
+    recipe, recipe_root, plan = build_recipe(workspace, plan, lock_text)
     return Prepared(recipe=recipe, plan=plan, workspace=workspace, recipe_root=recipe_root)
 
 

@@ -75,6 +75,7 @@ APT_TIMEOUT = 900.0
 SYSTEM_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin")
 
 _NO_BUILD_ARGS: Mapping[str, str] = MappingProxyType({})
+_NO_BUILDKIT = "reaches the daemon but cannot build with BuildKit (no buildx plugin)"
 
 
 def _log(msg: str) -> None:
@@ -112,6 +113,7 @@ def _tail(text: str, lines: int) -> str:
 
 _LINE_RE = re.compile(r"^#(\d+) (.*)$")
 # `[stage i/n] INSTRUCTION` or `[i/n] INSTRUCTION`; `[internal] ...` and `exporting ...` are not steps.
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEADER_RE = re.compile(r"^\[(?:(?P<stage>[^\]\s]+) )?(?P<index>\d+)/(?P<count>\d+)\] (?P<instruction>.*)$")
 
 
@@ -162,6 +164,8 @@ class BuildResult:
                 lines.setdefault(number, [])
                 continue
             if text == headers.get(number):  # BuildKit repeats the header when output interleaves
+                continue
+            if _DIGEST_RE.match(text):  # BuildKit 0.8 (Docker 20.10) prints each vertex's digest
                 continue
             if text == "CACHED":
                 cached.add(number)
@@ -297,7 +301,7 @@ def _docker_clients() -> list[str]:
     for d in _search_path().split(os.pathsep):
         candidates.append(str(Path(d) / "docker"))
     for c in candidates:
-        if not (os.path.isfile(c) and os.access(c, os.X_OK)):  # noqa: PTH113 - cheap check on many paths
+        if not (os.path.isfile(c) and os.access(c, os.X_OK)):
             continue
         real = os.path.realpath(c)
         if real not in seen:
@@ -355,7 +359,7 @@ def _pick_client() -> tuple[str | None, str]:
             continue
         if _client_builds_with_buildkit(docker):
             return docker, ""
-        reasons.append(f"{docker} reaches the daemon but cannot build with BuildKit (no buildx plugin)")
+        reasons.append(f"{docker} {_NO_BUILDKIT}")
     return None, "; ".join(reasons)
 
 
@@ -373,8 +377,13 @@ def _can_manage_engine() -> str | None:
 @contextlib.contextmanager
 def _locked() -> Iterator[None]:
     """Serialise engine start-up and base image builds between processes (pytest workers, CI steps)."""
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with LOCKFILE.open("a") as fh:
+    try:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        fh = LOCKFILE.open("a")
+    except PermissionError:  # made by root; we cannot start an engine anyway, so go unlocked
+        yield
+        return
+    with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -500,6 +509,8 @@ def ensure_engine() -> Engine:
             docker, reason = _pick_client()  # e.g. a daemon was there, only the client lacked BuildKit
             if docker is not None:
                 return Engine(docker, started_here=False)
+        if _NO_BUILDKIT in reason:  # a daemon runs; starting a second one would clash on its socket
+            raise EngineUnavailable(f"{reason}; install docker-buildx or use Debian's docker.io client")
         pid = _our_dockerd_pid()
         if pid is not None:
             raise EngineUnavailable(
@@ -546,9 +557,11 @@ def stop_engine(engine: Engine) -> None:
 
 
 def _rustc(*args: str) -> str:
+    """Run the host's default rustc (via rustup if present) from ``/``, away from any rust-toolchain file."""
+    rustc = _which("rustc") or str(Path.home() / ".cargo" / "bin" / "rustc")
     try:
         return subprocess.run(
-            ["rustc", *args], capture_output=True, text=True, timeout=60, check=True
+            [rustc, *args], capture_output=True, text=True, timeout=60, check=True, cwd="/"
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as e:
         raise EngineUnavailable(

@@ -1,0 +1,155 @@
+"""A simulated multi-stage Docker build, with real cargo, at one fixed absolute WORKDIR.
+
+1. planner: a copy of the context, then `prepare`;
+2. cook: an empty WORKDIR with only the recipe and the vendored directories, then `cook`; when the
+   recipe bytes equal the last cooked recipe, the cooked WORKDIR is reused as is, old mtimes included,
+   as a Docker cache hit does;
+3. final: the cooked WORKDIR plus `COPY . .` of the context (mtimes preserved, or all new as in a CI
+   checkout), then `cargo chefpy build`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from integration.workspaces import copy_tree
+
+ROOT = Path(__file__).resolve().parent.parent
+_COMPILING = re.compile(r"^\s+Compiling (\S+) v")
+
+
+def chefpy(
+    args: list[str], cwd: Path, *, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the tool from this source tree as a user would, in a child process."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bin" / "cargo-chefpy"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+    )
+    return proc
+
+
+@dataclass(frozen=True, slots=True)
+class FinalStage:
+    compiled: frozenset[str]
+    stderr: str
+    seconds: float
+    workdir: Path
+    workspace: Path
+
+
+class DockerFlow:
+    """One Dockerfile's worth of stages for the context directory `context` (a workspace root, whose
+    parent also holds any path dependency outside it)."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        context: Path,
+        *,
+        prepare_args: list[str],
+        cook_args: list[str],
+        build_args: list[str],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.tmp = tmp
+        self.context = context
+        self.prepare_args = prepare_args
+        self.cook_args = cook_args
+        self.build_args = build_args
+        self.env = env
+        self.workdir = tmp / "app"  # the fixed WORKDIR of the cook and final stages
+        self.snapshot = tmp / "cooked-layer"
+        self.cooked_recipe: bytes | None = None
+        self.cooks = 0
+
+    def prepare(self) -> bytes:
+        planner = self.tmp / "planner"
+        shutil.rmtree(planner, ignore_errors=True)
+        self._copy_context(planner, preserve_mtimes=False)
+        ok(
+            chefpy(
+                ["prepare", "--recipe-path", str(self.tmp / "recipe.json"), *self.prepare_args],
+                planner / self.context.name,
+                env=self.env,
+            )
+        )
+        return (self.tmp / "recipe.json").read_bytes()
+
+    def _recipe_root(self, recipe: bytes) -> str:
+        return str(json.loads(recipe)["workspace"])
+
+    def cook(self, recipe: bytes) -> bool:
+        """Returns True when the cooked layer was reused (a cache hit)."""
+        if recipe == self.cooked_recipe:
+            return True
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir.mkdir(parents=True)
+        (self.workdir / "recipe.json").write_bytes(recipe)
+        for vendored in json.loads(recipe)["vendored"]:
+            source = self.context.parent / self._context_relative(recipe, vendored)
+            copy_tree(source, self.workdir / vendored, preserve_mtimes=False)
+        ok(chefpy(["cook", *self.cook_args], self.workdir, env=self.env))
+        shutil.rmtree(self.snapshot, ignore_errors=True)
+        subprocess.run(["cp", "-a", str(self.workdir), str(self.snapshot)], check=True)
+        self.cooked_recipe = recipe
+        self.cooks += 1
+        return False
+
+    def _context_relative(self, recipe: bytes, path: str) -> str:
+        # Recipe paths are relative to the recipe root; the context's parent plays that role when the
+        # recipe's workspace is a sub-directory, the context itself otherwise.
+        workspace = self._recipe_root(recipe)
+        return path if workspace != "." else f"{self.context.name}/{path}"
+
+    def _copy_context(self, dest_parent: Path, *, preserve_mtimes: bool) -> None:
+        dest_parent.mkdir(parents=True, exist_ok=True)
+        for entry in sorted(self.context.parent.iterdir()):
+            if entry.is_dir() and (entry == self.context or entry.name.startswith("outside-")):
+                copy_tree(
+                    entry, dest_parent / entry.name, preserve_mtimes=preserve_mtimes, exclude=("target",)
+                )
+
+    def final(self, *, preserve_mtimes: bool, extra_build_args: list[str] | None = None) -> FinalStage:
+        """Restore the cooked layer, COPY the context over it, run build; report what compiled."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        subprocess.run(["cp", "-a", str(self.snapshot), str(self.workdir)], check=True)
+        workspace_rel = self._recipe_root(self.cooked_recipe or b'{"workspace": "."}')
+        if workspace_rel == ".":
+            copy_tree(self.context, self.workdir, preserve_mtimes=preserve_mtimes, exclude=("target",))
+            workspace = self.workdir
+        else:
+            self._copy_context(self.workdir, preserve_mtimes=preserve_mtimes)
+            workspace = self.workdir / workspace_rel
+        start = time.monotonic()
+        proc = ok(chefpy(["build", *self.build_args, *(extra_build_args or [])], workspace, env=self.env))
+        seconds = time.monotonic() - start
+        compiled = frozenset(
+            m.group(1) for line in proc.stderr.splitlines() if (m := _COMPILING.match(line)) is not None
+        )
+        return FinalStage(
+            compiled=compiled, stderr=proc.stderr, seconds=seconds, workdir=self.workdir, workspace=workspace
+        )
+
+    def run_binary(self, stage: FinalStage, name: str, profile_dir: str = "release") -> str:
+        candidates = sorted(stage.workspace.glob(f"target/**/{profile_dir}/{name}"))
+        assert candidates, f"no {name} binary under {stage.workspace / 'target'}"
+        proc = subprocess.run([str(candidates[0])], capture_output=True, text=True, check=True)
+        return proc.stdout.strip()
