@@ -164,9 +164,9 @@ def _drop_patches(doc: Any, root: str, directories: frozenset[str] | set[str]) -
             continue
         for name in list(table):
             spec = table[name]
-            if isinstance(spec, dict) and isinstance(spec.get("path"), str):
-                if normalise(os.path.join(root, spec["path"])) in directories:
-                    del table[name]
+            path = spec.get("path") if isinstance(spec, dict) else None
+            if isinstance(path, str) and normalise(os.path.join(root, path)) in directories:
+                del table[name]
         if not table:
             del patch[source]
     if not patch:

@@ -170,12 +170,10 @@ def test_patch_crate_and_outside_path_dependency_work(tmp_path: Path, preserve_m
 def test_editing_the_patch_crate_recooks_and_final_stage_compiles_only_service_z(tmp_path: Path) -> None:
     root = seed(tmp_path)
     patch_lib = next((root / "rust-patches").glob("*/src/lib.rs"))
-    f, reused, stage = first_then(
-        tmp_path,
-        root,
-        lambda r: patch_lib.write_text(patch_lib.read_text() + "\n// edited\n"),
-        preserve_mtimes=False,
-    )
+    def change(_: Path) -> None:
+        patch_lib.write_text(patch_lib.read_text() + "\n// edited\n")
+
+    _, reused, stage = first_then(tmp_path, root, change, preserve_mtimes=False)
     assert not reused
     assert stage.compiled == {"serviceZ"}
 
