@@ -1,0 +1,151 @@
+"""The CLI end to end in-process: real files, cargo metadata replayed from captured JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pytest_subprocess import FakeProcess
+
+from cargo_chefpy import __version__
+from cargo_chefpy.cli import main
+from tests.conftest import FakeWorkspace
+
+Make = Callable[..., FakeWorkspace]
+
+
+def test_version_works_with_the_chefpy_token_cargo_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["chefpy", "--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"cargo-chefpy {__version__}"
+
+
+def test_prepare_writes_the_recipe_and_a_one_line_summary(
+    workspace: Make, fp: FakeProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed")
+    assert main(["chefpy", "prepare", "-p", "serviceZ"], cwd=ws.root) == 0
+    assert fp.call_count(ws.metadata_argv()) == 1
+    recipe = json.loads((ws.root / "recipe.json").read_text())
+    assert {c["name"]: c["class"] for c in recipe["crates"]}["serviceZ"] == "stub"
+    err = capsys.readouterr().err
+    assert err.strip().startswith("Prepared recipe.json: 1 stubbed, 3 kept, 2 pruned, 1 external (")
+
+
+def test_prepare_to_stdout_prints_only_the_recipe(
+    workspace: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed")
+    assert main(["prepare", "--recipe-path", "-", "-p", "serviceZ"], cwd=ws.root) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["format"] == "cargo-chefpy-recipe"
+    assert not (ws.root / "recipe.json").exists()
+
+
+def test_prepare_out_dir_writes_the_skeleton_tree(workspace: Make) -> None:
+    ws = workspace("seed")
+    out = ws.root.parent / "skeleton"
+    assert main(["prepare", "--out-dir", str(out), "-p", "serviceZ"], cwd=ws.root) == 0
+    assert (out / "src/libA/src/lib.rs").read_text() == (ws.root / "src/libA/src/lib.rs").read_text()
+    assert "fn main() {}" in (out / "src/serviceZ/src/main.rs").read_text()
+    assert not (out / "src/serviceX").exists()
+
+
+def test_explain_prints_the_plan_and_the_inputs(workspace: Make, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = workspace("seed")
+    assert main(["prepare", "--explain", "-p", "serviceZ"], cwd=ws.root) == 0
+    out = capsys.readouterr().out
+    assert "  stub     serviceZ" in out
+    assert "  prune    serviceX" in out
+    assert "The cooked layer is rebuilt when any of these change:" in out
+    assert "  vendored/  vendored sources" in out
+
+
+def test_unknown_package_is_one_error_and_one_hint_with_exit_code_4(
+    workspace: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed")
+    assert main(["prepare", "-p", "serviceQ"], cwd=ws.root) == 4
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "error: package `serviceQ` matches no package in this workspace"
+    assert err[1].startswith("hint: did you mean serviceZ")
+    assert len(err) == 2
+
+
+def test_a_failing_cargo_metadata_shows_cargos_message_under_ours(
+    workspace: Make, fp: FakeProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed", register=0)
+    fp.register(
+        ws.metadata_argv(), returncode=101, stderr="error: failed to load manifest for workspace member\n"
+    )
+    assert main(["prepare"], cwd=ws.root) == 7
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: `cargo metadata` failed with exit code 101")
+    assert err[1] == "  | error: failed to load manifest for workspace member"
+    assert err[2].startswith("hint: ")
+
+
+def test_metadata_of_an_unexpected_shape_is_a_cargo_error(
+    workspace: Make, fp: FakeProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed", register=0)
+    fp.register(ws.metadata_argv(), stdout='{"packages": 3}')
+    assert main(["prepare"], cwd=ws.root) == 7
+    assert "unexpected shape" in capsys.readouterr().err
+
+
+def test_no_cargo_project_is_exit_code_3(
+    tmp_path: Path, fake_cargo: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["prepare"], cwd=tmp_path) == 3
+    assert "could not find Cargo.toml" in capsys.readouterr().err
+
+
+def test_missing_lock_file_hints_at_generate_lockfile(
+    workspace: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed")
+    (ws.root / "Cargo.lock").unlink()
+    assert main(["prepare"], cwd=ws.root) == 3
+    assert "hint: run `cargo generate-lockfile`" in capsys.readouterr().err
+
+
+def test_release_with_another_profile_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cook", "--release", "--profile", "dev"], cwd=tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "error: --release and --profile dev contradict each other" in err
+
+
+def test_an_unknown_flag_is_a_usage_error_not_an_argparse_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["prepare", "--frobnicate"], cwd=tmp_path) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: unrecognized arguments: --frobnicate")
+    assert err[1].startswith("hint: ")
+
+
+def test_ctrl_c_exits_130_without_a_traceback(
+    workspace: Make, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed", register=0)
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cargo_chefpy.prepare.prepare", interrupt)
+    assert main(["prepare"], cwd=ws.root) == 130
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_cook_of_a_missing_recipe_is_a_recipe_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cook"], cwd=tmp_path) == 5
+    assert "hint: run `cargo chefpy prepare` first" in capsys.readouterr().err

@@ -1,0 +1,73 @@
+"""Cargo.lock pruning and masking, on lock files written by real cargo for the fixture workspaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cargo_chefpy import lockfile
+from cargo_chefpy.errors import ProjectError
+
+DATA = Path(__file__).parent / "data"
+SEED = (DATA / "seed.lock").read_text()
+SEED_ALL = (DATA / "seed-all.lock").read_text()
+SEED_MEMBERS = [
+    ("libA", "1.2.3"), ("libB", "0.2.0"), ("libC", "0.2.0"),
+    ("serviceX", "0.2.0"), ("serviceY", "0.2.0"), ("serviceZ", "0.3.0"),
+]  # fmt: skip
+
+
+def names(text: str) -> set[str]:
+    return {f"{p.name} {p.version}" for p in lockfile.parse_lock(text).packages}
+
+
+def test_pruning_from_every_member_without_masks_leaves_the_lock_byte_identical() -> None:
+    assert lockfile.prune_and_mask(SEED, SEED_MEMBERS, {}) == SEED
+
+
+def test_pruning_keeps_exactly_what_the_remaining_members_reach_over_every_dependency_kind() -> None:
+    remaining = [m for m in SEED_MEMBERS if m[0] in ("libA", "libB", "libC", "serviceZ")]
+    pruned = lockfile.prune_and_mask(SEED, remaining, {})
+    assert "serviceX 0.2.0" not in names(pruned)
+    assert "serviceY 0.2.0" not in names(pruned)
+    assert "fake-derive 1.0.0" not in names(pruned)  # only serviceY uses it
+    # Reached only through libA's dev-, build- and cfg(unix) dependencies: still locked.
+    assert {"fake-log 0.4.0", "fake-libc 0.2.0", "fake-json 1.0.0"} <= names(pruned)
+    assert "fake-patched 0.5.0" in names(pruned)  # the [patch] crate serviceZ uses
+
+
+def test_masking_rewrites_the_stub_version_and_references_that_name_it() -> None:
+    members = [("fake-log", "0.1.0"), ("serviceX", "0.2.0"), ("libA", "1.2.3"), ("libC", "0.2.0")]
+    masked = lockfile.prune_and_mask(SEED_ALL, members, {"fake-log": "0.0.1", "serviceX": "0.0.1"})
+    assert 'name = "fake-log"\nversion = "0.0.1"\n' in masked
+    assert ' "fake-log 0.0.1",\n' in masked
+    assert ' "fake-log 0.4.0",\n' in masked  # the vendored crate of the same name is untouched
+    assert 'name = "serviceX"\nversion = "0.0.1"\n' in masked
+    assert "0.1.0" not in masked.split('name = "fake-log"', 1)[1].split("[[package]]", 1)[0]
+
+
+def test_drop_unused_patches_removes_only_the_named_entries() -> None:
+    text = (
+        SEED
+        + '\n[[patch.unused]]\nname = "gone"\nversion = "1.0.0"\n\n[[patch.unused]]\nname = "kept"\nversion = "2.0.0"\n'
+    )
+    out = lockfile.drop_unused_patches(text, {"gone"})
+    assert 'name = "gone"' not in out
+    assert '[[patch.unused]]\nname = "kept"\nversion = "2.0.0"\n' in out
+    assert out.startswith(SEED.rstrip("\n"))
+
+
+def test_a_member_missing_from_the_lock_is_reported_as_out_of_date() -> None:
+    with pytest.raises(ProjectError, match="out of date: it has no entry for serviceQ"):
+        lockfile.check_members(SEED, [("serviceQ", "0.1.0", ())])
+
+
+def test_a_dependency_missing_from_the_lock_is_reported_as_out_of_date() -> None:
+    with pytest.raises(ProjectError, match="serviceZ depends on fake-extra"):
+        lockfile.check_members(SEED, [("serviceZ", "0.3.0", ("fake-extra", "libB"))])
+
+
+def test_a_lock_that_is_not_toml_is_a_project_error() -> None:
+    with pytest.raises(ProjectError, match=r"Cargo\.lock cannot be read"):
+        lockfile.parse_lock("[[package]\nname = ")
