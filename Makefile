@@ -48,16 +48,13 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 dist/cargo-chefpy: $(STAMP) pyproject.toml $(wildcard cargo_chefpy/*.py)
-	@mkdir -p dist
-	rm -rf build/shiv && mkdir -p build/shiv
-	$(PY) -m pip install -q --no-compile --target build/shiv/site . 
+	rm -rf build/shiv && mkdir -p build/shiv dist
+	$(PY) -m pip install -q --no-compile --target build/shiv/site .
 	find build/shiv/site -name '__pycache__' -prune -exec rm -rf {} +
-	find build/shiv/site -exec touch -h -d @$(SOURCE_DATE_EPOCH) {} +
-	$(VENV)/bin/shiv --reproducible --compressed --site-packages build/shiv/site \
-	  -p '/usr/bin/env python3' -e cargo_chefpy.cli:entry -o $@ --no-build-backend 2>/dev/null || \
+	rm -rf build/shiv/site/*.dist-info/RECORD build/shiv/site/bin
 	$(VENV)/bin/shiv --reproducible --compressed --site-packages build/shiv/site \
 	  -p '/usr/bin/env python3' -e cargo_chefpy.cli:entry -o $@
-	@$@ --version
+	$@ --version
 
 zipapp: dist/cargo-chefpy
 

@@ -48,10 +48,9 @@ def test_masking_rewrites_the_stub_version_and_references_that_name_it() -> None
 
 
 def test_drop_unused_patches_removes_only_the_named_entries() -> None:
-    text = (
-        SEED
-        + '\n[[patch.unused]]\nname = "gone"\nversion = "1.0.0"\n\n[[patch.unused]]\nname = "kept"\nversion = "2.0.0"\n'
-    )
+    gone = '[[patch.unused]]\nname = "gone"\nversion = "1.0.0"\n'
+    kept = '[[patch.unused]]\nname = "kept"\nversion = "2.0.0"\n'
+    text = f"{SEED}\n{gone}\n{kept}"
     out = lockfile.drop_unused_patches(text, {"gone"})
     assert 'name = "gone"' not in out
     assert '[[patch.unused]]\nname = "kept"\nversion = "2.0.0"\n' in out
