@@ -3,8 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SOURCE_DATE_EPOCH ?= 946684800
-export SOURCE_DATE_EPOCH
 
 .PHONY: help venv demo test test-fast check lint typecheck zipapp install bench fuzz clean
 
@@ -48,12 +46,7 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 dist/cargo-chefpy: $(STAMP) pyproject.toml $(wildcard cargo_chefpy/*.py)
-	rm -rf build/shiv && mkdir -p build/shiv dist
-	$(PY) -m pip install -q --no-compile --target build/shiv/site .
-	find build/shiv/site -name '__pycache__' -prune -exec rm -rf {} +
-	rm -rf build/shiv/site/*.dist-info/RECORD build/shiv/site/bin
-	$(VENV)/bin/shiv --reproducible --compressed --site-packages build/shiv/site \
-	  -p '/usr/bin/env python3' -e cargo_chefpy.cli:entry -o $@
+	$(PY) -m integration.zipapp
 	$@ --version
 
 zipapp: dist/cargo-chefpy
