@@ -81,6 +81,12 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
         )
         for note in drift(st.options, options.drift_fields()):
             log.warning(note)
+        extra = sorted(set(options.packages or options.bins) - set(st.packages))
+        if extra and st.packages:
+            log.warning(
+                f"building {', '.join(extra)}, which cook did not build (cooked {', '.join(st.packages)}): "
+                "dependencies only they need compile now, and shared ones may recompile with other features"
+            )
     code = cargo.run_streamed(cargo_bin, cargo_args(options, offline=True), cwd=cwd)
     if code != 0:
         raise BuildFailed(f"the build failed (cargo exited with {code})", code=code)

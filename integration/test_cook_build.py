@@ -170,6 +170,7 @@ def test_patch_crate_and_outside_path_dependency_work(tmp_path: Path, preserve_m
 def test_editing_the_patch_crate_recooks_and_final_stage_compiles_only_service_z(tmp_path: Path) -> None:
     root = seed(tmp_path)
     patch_lib = next((root / "rust-patches").glob("*/src/lib.rs"))
+
     def change(_: Path) -> None:
         patch_lib.write_text(patch_lib.read_text() + "\n// edited\n")
 
@@ -264,3 +265,18 @@ def test_build_warns_when_the_profile_drifts_from_cook(tmp_path: Path) -> None:
     f.cook(f.prepare())
     stage = f.final(preserve_mtimes=True)
     assert "warning: profile differs from cook" in stage.stderr
+
+
+def test_build_warns_when_it_builds_packages_cook_did_not(tmp_path: Path) -> None:
+    root = seed(tmp_path)
+    f = DockerFlow(
+        tmp_path,
+        root,
+        prepare_args=["-p", "serviceZ"],
+        cook_args=["--release", "-p", "serviceZ"],
+        build_args=["--release", "-p", "serviceX"],
+    )
+    f.cook(f.prepare())
+    stage = f.final(preserve_mtimes=True)
+    assert "warning: building serviceX, which cook did not build (cooked serviceZ)" in stage.stderr
+    assert "warning: profile" not in stage.stderr
