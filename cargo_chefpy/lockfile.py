@@ -13,6 +13,8 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from packaging.version import InvalidVersion, Version
+
 from cargo_chefpy.errors import ProjectError
 
 
@@ -76,6 +78,46 @@ def parse_lock(text: str) -> Lock:
     return Lock(header=header, packages=tuple(packages), trailer=text[end:])
 
 
+def _version_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (0, Version(version))
+    except InvalidVersion:
+        return (1, version)
+
+
+def _reference_key(reference: str) -> tuple[str, tuple[int, Version | str], str]:
+    parts = reference.split(" ", 2)
+    return (
+        parts[0],
+        _version_key(parts[1]) if len(parts) > 1 else (0, ""),
+        parts[2] if len(parts) > 2 else "",
+    )
+
+
+def _cargo_order(packages: list[LockPackage], blocks: list[str], masks: Mapping[str, str]) -> list[str]:
+    """Cargo orders packages by name, then version: a masked version may have to move within its name."""
+    if not masks:
+        return blocks
+    out: list[str] = []
+    i = 0
+    while i < len(packages):
+        j = i
+        while j < len(packages) and packages[j].name == packages[i].name:
+            j += 1
+        group = list(zip(packages[i:j], blocks[i:j], strict=True))
+        if j - i > 1 and packages[i].name in masks:
+
+            def version(item: tuple[LockPackage, str]) -> tuple[int, Version | str]:
+                package, _ = item
+                is_masked = package.source is None
+                return _version_key(masks[package.name] if is_masked else package.version)
+
+            group.sort(key=version)
+        out.extend(block for _, block in group)
+        i = j
+    return out
+
+
 def _resolve(reference: str, packages: tuple[LockPackage, ...]) -> list[LockPackage]:
     """A `dependencies` entry: "name", "name version" or "name version (source)"."""
     parts = reference.split(" ", 2)
@@ -86,6 +128,15 @@ def _resolve(reference: str, packages: tuple[LockPackage, ...]) -> list[LockPack
         source = parts[2].strip("()")
         found = [p for p in found if p.source == source]
     return found
+
+
+def _resolve_one(reference: str, user: LockPackage, packages: tuple[LockPackage, ...]) -> LockPackage:
+    found = _resolve(reference, packages)
+    if not found:
+        raise _bad_lock(
+            f"{user.name} {user.version} depends on {reference!r}, which has no [[package]] entry"
+        )
+    return found[0]
 
 
 def prune_and_mask(text: str, roots: Iterable[tuple[str, str]], masks: Mapping[str, str]) -> str:
@@ -104,22 +155,34 @@ def prune_and_mask(text: str, roots: Iterable[tuple[str, str]], masks: Mapping[s
         for reference in package.dependencies:
             stack.extend(_resolve(reference, lock.packages))
     kept = [p for p in lock.packages if id(p) in seen]
+
+    def version(p: LockPackage) -> str:
+        return masks[p.name] if p.source is None and p.name in masks else p.version
+
+    def encode(p: LockPackage) -> str:
+        """Cargo's reference: the version only when the name is ambiguous, the source only when both are."""
+        same_name = [q for q in kept if q.name == p.name]
+        if len(same_name) == 1:
+            return p.name
+        if sum(1 for q in same_name if version(q) == version(p)) == 1 or p.source is None:
+            return f"{p.name} {version(p)}"
+        return f"{p.name} {version(p)} ({p.source})"
+
     blocks = []
     for package in kept:
         block = package.text
-        if package.source is None and package.name in masks and package.version != masks[package.name]:
-            new = masks[package.name]
-            block = block.replace(f'version = "{package.version}"', f'version = "{new}"', 1)
-        for reference in package.dependencies:
-            parts = reference.split(" ", 2)
-            if len(parts) >= 2 and parts[0] in masks and len(parts) == 2:
-                target = [p for p in lock.packages if p.name == parts[0] and p.source is None]
-                if any(p.version == parts[1] for p in target):
-                    masked = f"{parts[0]} {masks[parts[0]]}"
-                    block = block.replace(f' "{reference}",\n', f' "{masked}",\n')
+        if version(package) != package.version:
+            block = block.replace(f'version = "{package.version}"', f'version = "{version(package)}"', 1)
+        references = [encode(_resolve_one(r, package, lock.packages)) for r in package.dependencies]
+        references.sort(key=_reference_key)
+        if references != list(package.dependencies):
+            old = "".join(f' "{r}",\n' for r in package.dependencies)
+            new = "".join(f' "{r}",\n' for r in references)
+            block = block.replace(old, new, 1)
         blocks.append(block)
-    body = "".join(blocks)
-    if kept and not body.endswith("\n"):
+    # Blocks are separated by one blank line; the last one ends the file, or precedes the trailer.
+    body = "\n".join(b.rstrip("\n") + "\n" for b in _cargo_order(kept, blocks, masks))
+    if body and lock.trailer:
         body += "\n"
     return lock.header + body + lock.trailer
 

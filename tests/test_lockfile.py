@@ -70,3 +70,20 @@ def test_a_dependency_missing_from_the_lock_is_reported_as_out_of_date() -> None
 def test_a_lock_that_is_not_toml_is_a_project_error() -> None:
     with pytest.raises(ProjectError, match=r"Cargo\.lock cannot be read"):
         lockfile.parse_lock("[[package]\nname = ")
+
+
+def test_a_masked_version_is_sorted_among_packages_of_the_same_name_exactly_as_cargo_writes_it() -> None:
+    # collide.lock: real cargo output for the all-options seed with the local fake-log at 0.5.0 beside the
+    # vendored fake-log 0.4.0. collide-masked.lock: what cargo itself writes for the skeleton of
+    # `prepare -p serviceX --stub fake-log` (captured with `cargo generate-lockfile` in that skeleton).
+    members = [("fake-log", "0.5.0"), ("serviceX", "0.2.0"), ("libA", "1.2.3"), ("libC", "0.2.0")]
+    masked = lockfile.prune_and_mask(
+        (DATA / "collide.lock").read_text(), members, {"fake-log": "0.0.1", "serviceX": "0.0.1"}
+    )
+    assert masked == (DATA / "collide-masked.lock").read_text()
+
+
+def test_a_reference_to_a_missing_entry_is_a_project_error() -> None:
+    broken = SEED.replace(' "fake-log",\n', ' "fake-nothing",\n', 1)
+    with pytest.raises(ProjectError, match="fake-nothing"):
+        lockfile.prune_and_mask(broken, SEED_MEMBERS, {})
