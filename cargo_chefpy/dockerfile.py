@@ -1,23 +1,282 @@
-"""`cargo chefpy dockerfile` (placeholder until the generator lands)."""
+"""`cargo chefpy dockerfile`: a multi-stage Dockerfile fitted to this workspace.
+
+Stages: `chef` (toolchain + the cargo-chefpy zipapp), `planner` (prepare), `cook` (recipe + vendored
+sources, then cook), `build` (the whole context over the cooked WORKDIR) and `runtime` (the binary only).
+The layout (where the workspace sits in the build context, which vendored directories cook needs) is the
+one prepare computes, so the Dockerfile and the planner stage agree by construction.
+"""
 
 from __future__ import annotations
 
+import difflib
+import json
+import re
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cargo_chefpy.errors import UsageError
+from cargo_chefpy import cargo
+from cargo_chefpy.errors import SelectionError, UsageError
+from cargo_chefpy.fsutil import atomic_write
 from cargo_chefpy.log import Log
+from cargo_chefpy.metadata import Metadata, Package
+from cargo_chefpy.plan import Selection
+from cargo_chefpy.prepare import PrepareOptions, find_project, prepare, read_metadata
+from cargo_chefpy.workspace import normalise, relative
+
+DEFAULT_BASE_IMAGE = "rust:1-bookworm"
+DEFAULT_RUNTIME_IMAGE = "debian:bookworm-slim"
+WORKDIR = "/app"  # one fixed path for every stage: cargo records absolute paths in the target dir
+TOOL = "cargo-chefpy"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DockerfileOptions:
     package: str | None = None
     bin: str | None = None
-    base_image: str = "rust:1-bookworm"
-    runtime_image: str = "debian:bookworm-slim"
+    base_image: str = DEFAULT_BASE_IMAGE
+    runtime_image: str = DEFAULT_RUNTIME_IMAGE
     output: str = "-"
     manifest_path: Path | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Layout:
+    """What the Dockerfile needs to know about a workspace. Paths are POSIX and relative."""
+
+    selection: tuple[str, ...]  # the flags naming the target, e.g. ("-p", "serviceZ")
+    binary: str  # the binary the runtime stage carries
+    workspace: str  # the workspace root, relative to the build context ('.' normally)
+    context: str  # the build context, relative to the workspace root ('.' normally)
+    vendored: tuple[str, ...]  # vendored directories cook needs, relative to the build context
+    target_dir: str  # cargo's target directory, relative to the workspace root
+
+
+def _close(name: str, names: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.5)
+    return f"did you mean {', '.join(close)}?" if close else None
+
+
+def _with_bins(members: Iterable[Package]) -> list[Package]:
+    return sorted((p for p in members if p.bins), key=lambda p: p.name)
+
+
+def _listing(packages: list[Package]) -> str:
+    """`serviceX, tools (a, b)`: the packages, with their binaries where those are not the package name."""
+    shown = []
+    for p in packages:
+        names = sorted(t.name for t in p.bins)
+        shown.append(p.name if names == [p.name] else f"{p.name} ({', '.join(names)})")
+    return ", ".join(shown) or "none"
+
+
+def resolve_binary(
+    metadata: Metadata, package: str | None, bin_name: str | None
+) -> tuple[tuple[str, ...], str]:
+    """The selection flags and the binary name for `-p`/`--bin`; SelectionError when they name no binary."""
+    members = metadata.members
+    with_bins = _with_bins(members)
+    if bin_name is not None:
+        owners = [p for p in members if any(t.name == bin_name for t in p.bins)]
+        if not owners:
+            hint = _close(bin_name, (t.name for p in members for t in p.bins))
+            raise SelectionError(
+                f"--bin `{bin_name}` matches no binary of this workspace's members",
+                hint=hint or f"pass --bin with one of the binaries: {_listing(with_bins)}",
+            )
+        if package is not None and all(p.name != package for p in owners):
+            raise SelectionError(
+                f"the binary `{bin_name}` does not belong to the package `{package}`",
+                hint=f"it belongs to {', '.join(p.name for p in owners)}; drop -p or pass that package",
+            )
+        flags = ("-p", package, "--bin", bin_name) if package is not None else ("--bin", bin_name)
+        return flags, bin_name
+    if package is None:
+        if len(with_bins) != 1:
+            raise SelectionError(
+                f"this workspace has {len(with_bins) or 'no'} package(s) with a binary; "
+                "a Dockerfile's runtime stage needs exactly one",
+                hint=f"pass -p PACKAGE or --bin NAME; packages with binaries: {_listing(with_bins)}",
+            )
+        found = with_bins[0]
+    else:
+        match = [p for p in members if p.name == package]
+        if not match:
+            hint = _close(package, (p.name for p in members))
+            raise SelectionError(
+                f"package `{package}` matches no member of this workspace",
+                hint=hint or f"pass -p with one of: {', '.join(sorted(p.name for p in members))}",
+            )
+        found = match[0]
+    bins = sorted(t.name for t in found.bins)
+    if not bins:
+        hint = _close(package or "", (p.name for p in with_bins))
+        raise SelectionError(
+            f"package `{found.name}` has no binary target, so a runtime image has nothing to run",
+            hint=hint or f"pass -p with a package that has a binary: {_listing(with_bins)}",
+        )
+    if len(bins) > 1:
+        if found.name not in bins:
+            raise SelectionError(
+                f"package `{found.name}` has several binaries ({', '.join(bins)})",
+                hint="pass --bin NAME to choose the one the runtime stage carries",
+            )
+        bins = [found.name]
+    return ("-p", found.name), bins[0]
+
+
+def inspect(options: DockerfileOptions, *, cwd: Path, log: Log) -> Layout:
+    """Read the workspace (cargo metadata, then prepare's plan) into a Layout."""
+    cargo_bin = cargo.find_cargo()
+    manifest_path = find_project(cwd, options.manifest_path)
+    metadata = read_metadata(cargo_bin, cwd, manifest_path)
+    flags, binary = resolve_binary(metadata, options.package, options.bin)
+    selection = Selection(
+        packages=(flags[1],) if flags[0] == "-p" else (),
+        bins=(options.bin,) if options.bin is not None else (),
+    )
+    log.debug(f"planning {' '.join(flags)} to find the layout of the build context")
+    prepared = prepare(PrepareOptions(manifest_path=manifest_path, selection=selection), cwd=cwd, log=log)
+    root = normalise(metadata.workspace_root)
+    target = normalise(metadata.target_directory)
+    inside = target == root or target.startswith(root.rstrip("/") + "/")
+    if not inside:
+        log.warning(
+            f"the target directory {target} is outside the workspace (is CARGO_TARGET_DIR set?); "
+            "the Dockerfile uses the default `target`"
+        )
+    return Layout(
+        selection=flags,
+        binary=binary,
+        workspace=prepared.recipe.workspace,
+        context=relative(prepared.recipe_root, root),
+        vendored=prepared.recipe.vendored,
+        target_dir=relative(target, root) if inside else "target",
+    )
+
+
+def _join(first: str, *parts: str) -> str:
+    """Join POSIX path parts, dropping '.' parts; an absolute first part stays absolute."""
+    joined = "/".join(p.strip("/") for p in (first, *parts) if p not in ("", "."))
+    return ("/" if first.startswith("/") else "") + joined if joined else "."
+
+
+def _copy(src: str, dest: str, *, stage: str | None = None) -> str:
+    head = "COPY" if stage is None else f"COPY --from={stage}"
+    if re.search(r"[\s\"'\\]", src + dest):
+        return f"{head} {json.dumps([src, dest])}"
+    return f"{head} {src} {dest}"
+
+
+def _tolerant(path: str) -> str:
+    """`vendored` -> `vendore[d]`: a wildcard that matches the directory, or nothing when it is missing."""
+    if path and re.fullmatch(r"[A-Za-z0-9_.-]", path[-1]) and not re.search(r"[\[\]*?]", path):
+        return f"{path[:-1]}[{path[-1]}]"
+    return path
+
+
+def _command(options: DockerfileOptions, layout: Layout) -> str:
+    words = ["cargo chefpy dockerfile", *layout.selection]
+    if options.base_image != DEFAULT_BASE_IMAGE:
+        words += ["--base-image", options.base_image]
+    if options.runtime_image != DEFAULT_RUNTIME_IMAGE:
+        words += ["--runtime-image", options.runtime_image]
+    return " ".join(words)
+
+
+def render(layout: Layout, *, base_image: str, runtime_image: str, command: str) -> str:
+    """The Dockerfile text. Pure and deterministic."""
+    sel = " ".join(layout.selection)
+    ws_dir = _join(WORKDIR, layout.workspace)
+    tag = re.sub(r"[^a-z0-9_.-]", "-", layout.binary.lower())
+    where = "the workspace root" if layout.context == "." else f"`{layout.context}` from the workspace root"
+    lines = [
+        f"# Dockerfile for {layout.binary}, written by `{command}`.",
+        "#",
+        f"# Build it with the build context at {where}:",
+        f"#   docker build -t {tag} {'.' if layout.context == '.' else f'-f Dockerfile {layout.context}'}",
+        f"# The context must hold the {TOOL} zipapp, executable, beside the workspace:",
+        f"#   (cd path/to/cargo-chefpy && make zipapp) && cp path/to/cargo-chefpy/dist/{TOOL} .",
+        "# It runs on the builder image's python3 (3.11 or newer): the official rust:<version> (bookworm)",
+        "# images have it, the rust:<version>-slim images do not.",
+        "# Keep target/ out of the context with a .dockerignore that lists `target/`.",
+        f"# Every stage uses WORKDIR {WORKDIR}: cook and build must run at the same absolute path.",
+        "",
+        f"ARG BASE_IMAGE={base_image}",
+        f"ARG RUNTIME_IMAGE={runtime_image}",
+        "",
+        "# chef: the Rust toolchain and cargo-chefpy.",
+        "FROM ${BASE_IMAGE} AS chef",
+        _copy(TOOL, f"/usr/local/bin/{TOOL}"),
+        f"WORKDIR {WORKDIR}",
+        "",
+        "# planner: the whole context in, a recipe out. The recipe changes only when what",
+        f"# {layout.binary} depends on changes.",
+        "FROM chef AS planner",
+        "COPY . .",
+    ]
+    manifest = "" if layout.workspace == "." else f" --manifest-path {_join(layout.workspace, 'Cargo.toml')}"
+    lines.append(f"RUN cargo chefpy prepare{manifest} {sel} --recipe-path recipe.json")
+    lines += [
+        "",
+        f"# cook: the recipe and the vendored sources only; builds the dependencies of {layout.binary}.",
+        "# This layer is reused until the recipe or the vendored sources change.",
+    ]
+    if layout.vendored:
+        lines.append("# The last letter in brackets is a wildcard: without the directory in the")
+        lines.append("# context, the build still reaches cook, which says what is missing.")
+    lines += ["FROM chef AS cook", _copy(f"{WORKDIR}/recipe.json", "recipe.json", stage="planner")]
+    lines += [_copy(_tolerant(v), f"{v}/") for v in layout.vendored]
+    lines += [
+        f"RUN cargo chefpy cook --release {sel}",
+        "",
+        f"# build: the whole context over the cooked WORKDIR; only {layout.binary}'s own crate compiles.",
+        "FROM cook AS build",
+        "COPY . .",
+    ]
+    if layout.workspace != ".":
+        lines.append(f"WORKDIR {ws_dir}")
+    lines += [
+        f"RUN cargo chefpy build --release {sel}",
+        "",
+        "# runtime: only the binary.",
+        "FROM ${RUNTIME_IMAGE} AS runtime",
+        _copy(
+            _join(ws_dir, layout.target_dir, "release", layout.binary),
+            f"/usr/local/bin/{layout.binary}",
+            stage="build",
+        ),
+        f"ENTRYPOINT {json.dumps([f'/usr/local/bin/{layout.binary}'])}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _check_image(flag: str, image: str) -> None:
+    if not image or re.search(r"\s", image):
+        raise UsageError(
+            f"{flag} {image!r} is not an image reference", hint=f"pass e.g. {flag} rust:1-bookworm"
+        )
+
+
 def dockerfile(options: DockerfileOptions, *, cwd: Path, log: Log) -> int:
-    raise UsageError("`cargo chefpy dockerfile` is not implemented yet", hint="see the README's Dockerfile")
+    _check_image("--base-image", options.base_image)
+    _check_image("--runtime-image", options.runtime_image)
+    output = None if options.output == "-" else Path(options.output)
+    full = None if output is None else output if output.is_absolute() else cwd / output
+    if full is not None and full.is_dir():
+        raise UsageError(f"the output path {output} is a directory", hint="pass a file name, e.g. Dockerfile")
+    layout = inspect(options, cwd=cwd, log=log)
+    text = render(
+        layout,
+        base_image=options.base_image,
+        runtime_image=options.runtime_image,
+        command=_command(options, layout),
+    )
+    if full is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        atomic_write(full, text.encode())
+    log.status("Wrote", f"a Dockerfile for {layout.binary} to {output or 'stdout'}")
+    return 0
