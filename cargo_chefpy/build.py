@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cargo_chefpy import cargo, stamp
@@ -11,6 +10,7 @@ from cargo_chefpy.errors import BuildFailed, StampError
 from cargo_chefpy.fsutil import FIXED_MTIME, set_mtime, write_error
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, cargo_args
+from cargo_chefpy.prepare import find_project, read_metadata
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,11 +52,16 @@ def drift(cooked: dict[str, object], building: dict[str, object]) -> list[str]:
 
 def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
     cargo_bin = cargo.find_cargo()
-    raw = json.loads(
-        cargo.capture(cargo_bin, ["metadata", "--format-version", "1", "--no-deps", "--offline"], cwd=cwd)
-    )
-    workspace_root = Path(raw["workspace_root"])
-    target_dir = (cwd / options.target_dir).resolve() if options.target_dir else Path(raw["target_directory"])
+    # cargo finds .cargo/config.toml (source replacement, build.target-dir) from its working directory,
+    # so with --manifest-path it runs beside that manifest, as if the user had cd'ed there; a relative
+    # --target-dir still means relative to where the user is.
+    manifest = find_project(cwd, Path(options.manifest_path) if options.manifest_path else None)
+    run_in = manifest.parent if options.manifest_path else cwd
+    if options.target_dir is not None:
+        options = replace(options, target_dir=str((cwd / options.target_dir).resolve()))
+    metadata = read_metadata(cargo_bin, run_in, manifest)
+    workspace_root = Path(metadata.workspace_root)
+    target_dir = Path(options.target_dir) if options.target_dir else Path(metadata.target_directory)
     st = stamp.read(target_dir)
     if st is None:
         log.warning(
@@ -65,8 +70,9 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
         )
     else:
         depth = 0 if st.workspace == "." else len(st.workspace.split("/"))
-        recipe_root = workspace_root.parents[depth - 1] if depth else workspace_root
-        if depth and workspace_root.relative_to(recipe_root).as_posix() != st.workspace:
+        ancestors = (workspace_root, *workspace_root.parents)
+        recipe_root = ancestors[min(depth, len(ancestors) - 1)]
+        if workspace_root.relative_to(recipe_root).as_posix() != st.workspace:
             raise StampError(
                 f"the cook stamp expects the workspace at {st.workspace}, but it is at {workspace_root}",
                 hint="run cook and build at the same WORKDIR layout",
@@ -87,7 +93,7 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
                 f"building {', '.join(extra)}, which cook did not build (cooked {', '.join(st.packages)}): "
                 "dependencies only they need compile now, and shared ones may recompile with other features"
             )
-    code = cargo.run_streamed(cargo_bin, cargo_args(options, offline=True), cwd=cwd)
+    code = cargo.run_streamed(cargo_bin, cargo_args(options, offline=True), cwd=run_in)
     if code != 0:
         raise BuildFailed(f"the build failed (cargo exited with {code})", code=code)
     return 0

@@ -6,9 +6,11 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cargo_chefpy.errors import CargoError
 
@@ -63,32 +65,87 @@ def metadata_no_deps(cargo: str, *, cwd: Path, manifest_path: Path | None) -> st
     return capture(cargo, args, cwd=cwd)
 
 
+_TAIL_BYTES = 64 * 1024
+
+
+def _tee_env() -> dict[str, str] | None:
+    """cargo's stderr goes through a pipe when it is teed: keep its colours and progress bar on a terminal."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    env = dict(os.environ)
+    if "NO_COLOR" not in env:
+        env.setdefault("CARGO_TERM_COLOR", "always")
+    if "CARGO_TERM_PROGRESS_WHEN" not in env:
+        env["CARGO_TERM_PROGRESS_WHEN"] = "always"
+        env.setdefault("CARGO_TERM_PROGRESS_WIDTH", str(shutil.get_terminal_size().columns))
+    return env
+
+
+def _tee(source: IO[bytes], tail: bytearray) -> None:
+    """Copy cargo's stderr to ours as it comes (progress bar included) and keep its last bytes.
+
+    The pipe can be closed under us (Ctrl-C unwinds the Popen context): that ends the copy quietly.
+    """
+    out = sys.stderr.buffer if hasattr(sys.stderr, "buffer") else None
+    try:
+        fd = source.fileno()
+        while chunk := os.read(fd, 65536):
+            if out is not None:
+                out.write(chunk)
+                out.flush()
+            else:
+                sys.stderr.write(chunk.decode(errors="replace"))
+                sys.stderr.flush()
+            tail += chunk
+            del tail[:-_TAIL_BYTES]
+    except (OSError, ValueError):
+        return
+
+
 def run_streamed(
     cargo: str,
     args: Sequence[str],
     *,
     cwd: Path,
     on_message: Callable[[dict[str, Any]], None] | None = None,
+    stderr_tail: list[str] | None = None,
 ) -> int:
     """Run cargo with stderr left on the terminal (progress bar, diagnostics) and return its exit code.
 
     With `on_message`, stdout carries `--message-format json` lines, which are parsed and handed over;
-    anything on stdout that is not JSON is passed through.
+    anything on stdout that is not JSON is passed through. With `stderr_tail`, cargo's stderr is still
+    streamed as it comes, and its last lines are added to that list, so that a caller can quote them.
     """
+    tail = bytearray()
+    reader: threading.Thread | None = None
     try:
-        if on_message is None:
+        if on_message is None and stderr_tail is None:
             return subprocess.run([cargo, *args], cwd=cwd, check=False).returncode
         with subprocess.Popen(
-            [cargo, *args], cwd=cwd, stdout=subprocess.PIPE, text=True, errors="replace"
+            [cargo, *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE if on_message is not None else None,
+            stderr=subprocess.PIPE if stderr_tail is not None else None,
+            env=_tee_env() if stderr_tail is not None else None,
         ) as proc:
-            for line in proc.stdout or ():
+            if proc.stderr is not None:
+                reader = threading.Thread(target=_tee, args=(proc.stderr, tail), daemon=True)
+                reader.start()
+            for raw in proc.stdout or ():
+                line = raw.decode(errors="replace")
                 try:
                     message = json.loads(line)
                 except ValueError:
                     print(line, end="", flush=True)
                     continue
-                if isinstance(message, dict):
+                if isinstance(message, dict) and on_message is not None:
                     on_message(message)
-            return proc.wait()
+            code = proc.wait()
+            if reader is not None:
+                reader.join(10)
+                if stderr_tail is not None:
+                    stderr_tail.extend(tail.decode(errors="replace").splitlines())
+            return code
     except OSError as exc:
         raise _spawn_error(cargo, exc) from exc

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from cargo_chefpy import __version__
-from cargo_chefpy.errors import EXIT_CODES, ChefError, UsageError
+from cargo_chefpy.errors import EXIT_CODES, ChefError, UsageError, WriteError
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, Command, validate
 
@@ -50,7 +50,8 @@ def _cargo_flags(p: argparse.ArgumentParser, *, cook: bool) -> None:
     g.add_argument("-j", "--jobs", metavar="N")
     g.add_argument("--timings", action="store_true")
     g.add_argument("-Z", dest="unstable", action="append", default=[], metavar="FLAG")
-    g.add_argument("--manifest-path", help=argparse.SUPPRESS)
+    if not cook:  # cook's workspace is where the recipe puts it, in the current directory
+        g.add_argument("--manifest-path", metavar="PATH", help="the workspace's Cargo.toml")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +141,7 @@ def _cargo_options(ns: argparse.Namespace) -> CargoOptions:
         verbose=max(ns.verbose - 1, 0),
         quiet=ns.quiet,
         unstable=tuple(ns.unstable),
+        manifest_path=getattr(ns, "manifest_path", None),
         extra=extra,
     )
 
@@ -193,6 +195,12 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         )
     if ns.explain and ns.recipe_path == "-":
         raise UsageError("--explain and --recipe-path - both print on stdout", hint="pass only one of them")
+    if ns.recipe_path != "-" and ns.out_dir is None:
+        recipe_path = Path(ns.recipe_path)
+        if (recipe_path if recipe_path.is_absolute() else cwd / recipe_path).is_dir():
+            raise WriteError(
+                f"the recipe path {recipe_path} is a directory", hint="pass a file name, e.g. recipe.json"
+            )
     selection = Selection(
         packages=tuple(ns.package),
         bins=tuple(ns.bin),
@@ -226,8 +234,6 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         return 0
     path = Path(ns.recipe_path)
     full = path if path.is_absolute() else cwd / path
-    if full.is_dir():
-        raise UsageError(f"the recipe path {path} is a directory", hint="pass a file name, e.g. recipe.json")
     atomic_write(full, data)
     log.status("Prepared", summary(prepared, str(path)))
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +11,7 @@ from typing import Any
 from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp
 from cargo_chefpy.errors import BuildFailed, InputError, RecipeError
 from cargo_chefpy.log import Log
+from cargo_chefpy.metadata import parse_metadata
 from cargo_chefpy.options import CargoOptions, cargo_args
 from cargo_chefpy.recipe import Recipe, Role
 
@@ -45,7 +46,8 @@ def check_vendored(rec: Recipe, root: Path) -> None:
         if not path.is_dir():
             raise InputError(
                 f"the vendored directory {directory}/ that this recipe needs is missing (in {root})",
-                hint=f"add `COPY {directory} {directory}` before the cook step of your Dockerfile",
+                hint=f"add `COPY {directory} {directory}` before the cook step of your Dockerfile, and keep "
+                f"{directory}/ in the build context (run `cargo vendor`; do not list it in .dockerignore)",
             )
     missing = []
     for crate in rec.vendored_crates:
@@ -68,12 +70,30 @@ def check_vendored(rec: Recipe, root: Path) -> None:
 def target_directory(cargo_bin: str, workspace: Path, options: CargoOptions) -> Path:
     if options.target_dir is not None:
         return (workspace / options.target_dir).resolve()
-    raw = json.loads(
-        cargo.capture(
-            cargo_bin, ["metadata", "--format-version", "1", "--no-deps", "--offline"], cwd=workspace
-        )
+    text = cargo.capture(
+        cargo_bin, ["metadata", "--format-version", "1", "--no-deps", "--offline"], cwd=workspace
     )
-    return Path(raw["target_directory"])
+    return Path(parse_metadata(text).target_directory)
+
+
+def checksum_failure(cargo_stderr: list[str], root: Path) -> InputError | None:
+    """cargo's refusal of an edited vendored file, as our error with cargo's own message under it."""
+    start = next((i for i, line in enumerate(cargo_stderr) if "the listed checksum of" in line), None)
+    if start is None:
+        return None
+    quoted = cargo_stderr[start : start + 8]
+    end = next((i for i, line in enumerate(quoted) if "not intended to be edited" in line), None)
+    quoted = quoted if end is None else quoted[: end + 1]
+    path = quoted[0].split("`")[1] if quoted[0].count("`") >= 2 else "a vendored file"
+    with contextlib.suppress(ValueError):
+        path = Path(path).relative_to(root).as_posix()
+    error = InputError(
+        f"the vendored file {path} does not match its checksum in .cargo-checksum.json",
+        hint="restore the vendored directory exactly as `cargo vendor` wrote it; "
+        "to change a dependency, use [patch] with a copy of it",
+    )
+    error.with_output("\n".join(quoted))
+    return error
 
 
 def profile_dirs(target_dir: Path, options: CargoOptions) -> list[Path]:
@@ -92,14 +112,14 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     check_vendored(rec, root)
     if not options.force:
         skeleton.refuse_conflicts(plan)
+    cargo_bin = None if options.no_build else cargo.find_cargo()  # before anything is written
     written = skeleton.write(plan, root, force=options.force)
     for directory in rec.vendored:
         skeleton.settle_tree(root / directory)
     log.status("Skeleton", f"{written} file(s) written, {len(plan.unchanged)} already in place ({root})")
-    if options.no_build:
+    if cargo_bin is None:
         return 0
 
-    cargo_bin = cargo.find_cargo()
     workspace = (root / rec.workspace).resolve()
     build = options.cargo.with_default_packages(rec.packages, rec.bins)
     needs_fetch = not rec.vendored and any(
@@ -117,8 +137,14 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     args = cargo_args(build, offline=True, message_format="json-render-diagnostics")
     shown = [a for a in args if a not in ("--message-format", "json-render-diagnostics")]
     log.status("Cooking", f"cargo {' '.join(shown)}")
-    code = cargo.run_streamed(cargo_bin, args, cwd=workspace, on_message=found.observe)
+    cargo_stderr: list[str] = []
+    code = cargo.run_streamed(
+        cargo_bin, args, cwd=workspace, on_message=found.observe, stderr_tail=cargo_stderr
+    )
     if code != 0:
+        checksum = checksum_failure(cargo_stderr, root)
+        if checksum is not None:
+            raise checksum
         raise BuildFailed(
             f"the cook build failed (cargo exited with {code})",
             code=code,

@@ -40,6 +40,7 @@ class CargoOptions:
     verbose: int = 0
     quiet: bool = False
     unstable: tuple[str, ...] = ()
+    manifest_path: str | None = None
     extra: tuple[str, ...] = ()
 
     @property
@@ -96,6 +97,8 @@ def cargo_args(options: CargoOptions, *, offline: bool, message_format: str | No
         args += ["--target", triple]
     if options.target_dir is not None:
         args += ["--target-dir", options.target_dir]
+    if options.manifest_path is not None:
+        args += ["--manifest-path", options.manifest_path]
     if options.features:
         args += ["--features", ",".join(options.features)]
     if options.all_features:

@@ -13,7 +13,7 @@ from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, parse_metadata
 from cargo_chefpy.plan import CrateClass, Plan, Selection, drop_unused, make_plan
-from cargo_chefpy.recipe import Recipe, RecipeCrate, RecipeFile, Role
+from cargo_chefpy.recipe import MAX_FILE_BYTES, Recipe, RecipeCrate, RecipeFile, Role
 from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
 
 CONFIG_FILES = (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml")
@@ -59,7 +59,9 @@ def read_metadata(cargo_bin: str, cwd: Path, manifest_path: Path) -> Metadata:
         raise
     except Exception as exc:  # CargoError: decide whether the project itself is at fault
         output = getattr(exc, "output", "")
-        if "could not parse" in output or "failed to parse" in output or "TOML parse error" in output:
+        lowered = output.lower()
+        # cargo's TOML diagnostics do not always say "parse"; they point at the file (` --> Cargo.toml:1:11`).
+        if "parse" in lowered or " --> " in output or "utf-8" in lowered:
             raise ProjectError(
                 "a manifest of this workspace does not parse",
                 hint="fix the manifest error cargo reports above",
@@ -119,7 +121,8 @@ def _crate_files(directory: str, skip: set[str]) -> Iterator[tuple[str, str]]:
             yield full, relative(full, directory)
 
 
-def _file_entry(full: str, path: str, role: Role) -> RecipeFile:
+def _file_entry(full: str, path: str, role: Role, *, root: str | None = None) -> RecipeFile:
+    """A file for the recipe. With `root`, a symlink must point at a file inside `root`."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
@@ -127,10 +130,29 @@ def _file_entry(full: str, path: str, role: Role) -> RecipeFile:
             f"the file name {full!r} is not valid UTF-8, which a recipe cannot carry",
             hint="rename the file to a UTF-8 name",
         ) from None
+    if root is not None and os.path.islink(full):
+        target = os.path.realpath(full)
+        real_root = os.path.realpath(root)
+        if target != real_root and not target.startswith(real_root.rstrip("/") + "/"):
+            raise ProjectError(
+                f"{full} is a symlink to {target}, outside the workspace",
+                hint="copy the file into the crate, or --stub that crate",
+            )
     try:
+        st = os.stat(full)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever
+            raise ProjectError(
+                f"{full} is not a regular file (a pipe, socket or device)",
+                hint="remove it from the crate, or --stub that crate",
+            )
+        if st.st_size > MAX_FILE_BYTES:
+            raise ProjectError(
+                f"{full} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, "
+                "more than a recipe entry may hold",
+                hint="move the file out of the crate (or build it in a later stage), or --stub that crate",
+            )
         with open(full, "rb") as handle:
             data = handle.read()
-        mode = os.stat(full).st_mode
     except FileNotFoundError:
         raise ProjectError(
             f"{full} is a dangling symlink", hint="remove the symlink or restore what it points to"
@@ -139,7 +161,7 @@ def _file_entry(full: str, path: str, role: Role) -> RecipeFile:
         raise ProjectError(
             f"cannot read {full}: {exc.strerror}", hint="check the file's permissions"
         ) from None
-    return RecipeFile(path=path, data=data, executable=bool(mode & stat.S_IXUSR), role=role)
+    return RecipeFile(path=path, data=data, executable=bool(st.st_mode & stat.S_IXUSR), role=role)
 
 
 def _common_root(paths: list[str]) -> str:
@@ -225,7 +247,7 @@ def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Reci
     for name in CONFIG_FILES:
         full = os.path.join(root, name)
         if os.path.isfile(full):
-            add(_file_entry(full, at(ws, name), Role.WORKSPACE))
+            add(_file_entry(full, at(ws, name), Role.WORKSPACE, root=recipe_root))
     for decision in stubs:
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
@@ -251,7 +273,7 @@ def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Reci
                 continue
             if crate.directory == root and sub in CONFIG_FILES:
                 continue
-            add(_file_entry(full, path, role))
+            add(_file_entry(full, path, role, root=recipe_root))
 
     crates = tuple(
         RecipeCrate(

@@ -93,29 +93,55 @@ def refuse_conflicts(plan: WritePlan) -> None:
 
 
 def write(plan: WritePlan, root: Path, *, force: bool) -> int:
-    """Write the planned files with the fixed mtime; returns how many files were written."""
+    """Write the planned files with the fixed mtime; returns how many files were written.
+
+    All or nothing: when a write fails (a full disk, Ctrl-C), the files and directories created so
+    far are removed again, so the directory is left as it was (files replaced by --force excepted).
+    """
     if not force:
         refuse_conflicts(plan)
-    written = 0
-    for f in [*plan.writes, *(plan.conflicts if force else ())]:
-        target = root / f.path
-        if target.is_dir() and not target.is_symlink():
-            raise WriteError(
-                f"{f.path} exists as a directory in the cook directory",
-                hint="remove it, or cook in an empty directory",
-            )
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise write_error(target, exc) from None
-        atomic_write(target, f.data, executable=f.executable, mtime=FIXED_MTIME)
-        written += 1
+    created: list[Path] = []  # new files and directories, in creation order
+    try:
+        written = _write_files([*plan.writes, *(plan.conflicts if force else ())], root, created)
+    except BaseException:
+        _roll_back(created)
+        raise
     for f in plan.unchanged:
         try:
             set_mtime(root / f.path, FIXED_MTIME)
         except OSError as exc:
             raise write_error(root / f.path, exc) from None
     return written
+
+
+def _write_files(files: list[RecipeFile], root: Path, created: list[Path]) -> int:
+    for f in files:
+        target = root / f.path
+        if target.is_dir() and not target.is_symlink():
+            raise WriteError(
+                f"{f.path} exists as a directory in the cook directory",
+                hint="remove it, or cook in an empty directory",
+            )
+        created.extend(reversed([d for d in (target.parent, *target.parent.parents) if not d.exists()]))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(target, exc) from None
+        if not (target.exists() or target.is_symlink()):
+            created.append(target)
+        atomic_write(target, f.data, executable=f.executable, mtime=FIXED_MTIME)
+    return len(files)
+
+
+def _roll_back(created: list[Path]) -> None:
+    for path in reversed(created):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
+        except OSError:
+            pass  # best effort: a directory someone else filled meanwhile stays
 
 
 def settle_tree(directory: Path, mtime: float = FIXED_MTIME) -> int:

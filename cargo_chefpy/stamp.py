@@ -81,14 +81,23 @@ def _corrupt(path: Path, detail: str) -> StampError:
     )
 
 
+def _safe_path(value: str, path: Path, key: str) -> str:
+    """build settles files through the stamp's paths: each must stay inside the recipe root.
+
+    (Laxer than a recipe path: a vendored file name may hold a backslash or undecodable bytes.)
+    """
+    if not value or "\x00" in value or value.startswith("/") or ".." in value.split("/"):
+        raise _corrupt(path, f"'{key}' holds the unsafe path {value!r}")
+    return value
+
+
 def _str_map(value: Any, path: Path, key: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise _corrupt(path, f"'{key}' is not a map of strings")
     for k in value:
-        if k.startswith("/") or ".." in k.split("/"):
-            raise _corrupt(path, f"'{key}' holds the unsafe path {k!r}")
+        _safe_path(k, path, key)
     return dict(value)
 
 
@@ -125,6 +134,7 @@ def read(target_dir: Path) -> Stamp | None:
         and isinstance(external, int)
     ):
         raise _corrupt(path, "a field has the wrong type")
+    _safe_path(workspace, path, "workspace")
     return Stamp(
         recipe=recipe,
         workspace=workspace,

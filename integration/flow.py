@@ -127,7 +127,9 @@ class DockerFlow:
                     entry, dest_parent / entry.name, preserve_mtimes=preserve_mtimes, exclude=("target",)
                 )
 
-    def final(self, *, preserve_mtimes: bool, extra_build_args: list[str] | None = None) -> FinalStage:
+    def final(
+        self, *, preserve_mtimes: bool, extra_build_args: list[str] | None = None, cwd: Path | None = None
+    ) -> FinalStage:
         """Restore the cooked layer, COPY the context over it, run build; report what compiled."""
         shutil.rmtree(self.workdir, ignore_errors=True)
         subprocess.run(["cp", "-a", str(self.snapshot), str(self.workdir)], check=True)
@@ -139,7 +141,9 @@ class DockerFlow:
             self._copy_context(self.workdir, preserve_mtimes=preserve_mtimes)
             workspace = self.workdir / workspace_rel
         start = time.monotonic()
-        proc = ok(chefpy(["build", *self.build_args, *(extra_build_args or [])], workspace, env=self.env))
+        proc = ok(
+            chefpy(["build", *self.build_args, *(extra_build_args or [])], cwd or workspace, env=self.env)
+        )
         seconds = time.monotonic() - start
         compiled = frozenset(
             m.group(1) for line in proc.stderr.splitlines() if (m := _COMPILING.match(line)) is not None

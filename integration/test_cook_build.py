@@ -280,3 +280,12 @@ def test_build_warns_when_it_builds_packages_cook_did_not(tmp_path: Path) -> Non
     stage = f.final(preserve_mtimes=True)
     assert "warning: building serviceX, which cook did not build (cooked serviceZ)" in stage.stderr
     assert "warning: profile" not in stage.stderr
+
+
+def test_build_with_manifest_path_from_outside_the_workspace(tmp_path: Path) -> None:
+    root = seed(tmp_path)
+    f = flow(tmp_path, root, ["-p", "serviceZ"])
+    f.cook(f.prepare())
+    manifest = ["--manifest-path", str(f.workdir / "Cargo.toml")]
+    stage = f.final(preserve_mtimes=False, extra_build_args=manifest, cwd=tmp_path)
+    assert stage.compiled == {"serviceZ"}

@@ -79,13 +79,11 @@ def test_a_failing_cargo_metadata_shows_cargos_message_under_ours(
     workspace: Make, fp: FakeProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ws = workspace("seed", register=0)
-    fp.register(
-        ws.metadata_argv(), returncode=101, stderr="error: failed to load manifest for workspace member\n"
-    )
+    fp.register(ws.metadata_argv(), returncode=101, stderr="error: could not execute process `rustc -vV`\n")
     assert main(["prepare"], cwd=ws.root) == 7
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("error: `cargo metadata` failed with exit code 101")
-    assert err[1] == "  | error: failed to load manifest for workspace member"
+    assert err[1] == "  | error: could not execute process `rustc -vV`"
     assert err[2].startswith("hint: ")
 
 
