@@ -57,19 +57,26 @@ def first_then(
     return f, reused, f.final(preserve_mtimes=preserve_mtimes)
 
 
-@BOTH_MODES
-def test_only_service_z_compiles_after_an_edit_to_service_z(tmp_path: Path, preserve_mtimes: bool) -> None:
-    root = seed(tmp_path)
+def edit_service_z_and_check(tmp: Path, root: Path, word: str, *, preserve_mtimes: bool) -> tuple[bool, str]:
+    """Cook, edit serviceZ's message, go through the flow again: exactly serviceZ compiles, and the binary
+    is the real, edited one. Returns whether the cooked layer was reused, and the binary's output."""
     f, reused, stage = first_then(
-        tmp_path,
+        tmp,
         root,
-        lambda r: edit(r / "src/serviceZ/src/main.rs", "serviceZ says hello", "serviceZ says bonjour"),
+        lambda r: edit(r / "src/serviceZ/src/main.rs", "serviceZ says hello", f"serviceZ says {word}"),
         preserve_mtimes=preserve_mtimes,
     )
-    assert reused, "an edit to the stubbed crate must leave the recipe, and so the cooked layer, unchanged"
     assert stage.compiled == {"serviceZ"}
-    assert "serviceZ says bonjour" in f.run_binary(stage, "serviceZ")
+    output = f.run_binary(stage, "serviceZ")
+    assert f"serviceZ says {word}" in output
     assert "Settled" in stage.stderr
+    return reused, output
+
+
+@BOTH_MODES
+def test_only_service_z_compiles_after_an_edit_to_service_z(tmp_path: Path, preserve_mtimes: bool) -> None:
+    reused, _ = edit_service_z_and_check(tmp_path, seed(tmp_path), "bonjour", preserve_mtimes=preserve_mtimes)
+    assert reused, "an edit to the stubbed crate must leave the recipe, and so the cooked layer, unchanged"
 
 
 @BOTH_MODES
@@ -129,42 +136,20 @@ def test_kept_library_with_a_build_script_is_not_recompiled(
     tmp_path: Path, kind: str, preserve_mtimes: bool
 ) -> None:
     root = seed(tmp_path, lib_build_script=kind)
-    f, _, stage = first_then(
-        tmp_path,
-        root,
-        lambda r: edit(r / "src/serviceZ/src/main.rs", "serviceZ says hello", "serviceZ says hi"),
-        preserve_mtimes=preserve_mtimes,
-    )
-    assert stage.compiled == {"serviceZ"}
-    assert "serviceZ says hi" in f.run_binary(stage, "serviceZ")
+    edit_service_z_and_check(tmp_path, root, "hi", preserve_mtimes=preserve_mtimes)
 
 
 def test_kept_proc_macro_crate_works(tmp_path: Path) -> None:
     root = seed(tmp_path, proc_macro_member=True)
-    f, _, stage = first_then(
-        tmp_path,
-        root,
-        lambda r: edit(r / "src/serviceZ/src/main.rs", "serviceZ says hello", "serviceZ says hey"),
-        preserve_mtimes=False,
-    )
-    assert stage.compiled == {"serviceZ"}
-    assert "serviceZ says hey" in f.run_binary(stage, "serviceZ")
+    edit_service_z_and_check(tmp_path, root, "hey", preserve_mtimes=False)
 
 
 @BOTH_MODES
 def test_patch_crate_and_outside_path_dependency_work(tmp_path: Path, preserve_mtimes: bool) -> None:
     root = seed(tmp_path, outside_dep=True)
-    f, reused, stage = first_then(
-        tmp_path,
-        root,
-        lambda r: edit(r / "src/serviceZ/src/main.rs", "serviceZ says hello", "serviceZ says ciao"),
-        preserve_mtimes=preserve_mtimes,
-    )
+    reused, output = edit_service_z_and_check(tmp_path, root, "ciao", preserve_mtimes=preserve_mtimes)
     assert reused
-    assert stage.compiled == {"serviceZ"}
-    out = f.run_binary(stage, "serviceZ")
-    assert "serviceZ says ciao" in out
-    assert "outside=" in out
+    assert "outside=" in output
 
 
 def test_editing_the_patch_crate_recooks_and_final_stage_compiles_only_service_z(tmp_path: Path) -> None:
