@@ -8,7 +8,6 @@ one prepare computes, so the Dockerfile and the planner stage agree by construct
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import sys
@@ -21,7 +20,7 @@ from cargo_chefpy.errors import SelectionError, UsageError
 from cargo_chefpy.fsutil import atomic_write
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Package
-from cargo_chefpy.plan import Selection
+from cargo_chefpy.plan import Selection, close_matches
 from cargo_chefpy.prepare import PrepareOptions, find_project, prepare, read_metadata
 from cargo_chefpy.workspace import normalise, relative
 
@@ -53,11 +52,6 @@ class Layout:
     target_dir: str  # cargo's target directory, relative to the workspace root
 
 
-def _close(name: str, names: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.5)
-    return f"did you mean {', '.join(close)}?" if close else None
-
-
 def _with_bins(members: Iterable[Package]) -> list[Package]:
     return sorted((p for p in members if p.bins), key=lambda p: p.name)
 
@@ -80,7 +74,7 @@ def resolve_binary(
     if bin_name is not None:
         owners = [p for p in members if any(t.name == bin_name for t in p.bins)]
         if not owners:
-            hint = _close(bin_name, (t.name for p in members for t in p.bins))
+            hint = close_matches(bin_name, (t.name for p in members for t in p.bins))
             raise SelectionError(
                 f"--bin `{bin_name}` matches no binary of this workspace's members",
                 hint=hint or f"pass --bin with one of the binaries: {_listing(with_bins)}",
@@ -103,7 +97,7 @@ def resolve_binary(
     else:
         match = [p for p in members if p.name == package]
         if not match:
-            hint = _close(package, (p.name for p in members))
+            hint = close_matches(package, (p.name for p in members))
             raise SelectionError(
                 f"package `{package}` matches no member of this workspace",
                 hint=hint or f"pass -p with one of: {', '.join(sorted(p.name for p in members))}",
@@ -111,7 +105,7 @@ def resolve_binary(
         found = match[0]
     bins = sorted(t.name for t in found.bins)
     if not bins:
-        hint = _close(package or "", (p.name for p in with_bins))
+        hint = close_matches(package or "", (p.name for p in with_bins))
         raise SelectionError(
             f"package `{found.name}` has no binary target, so a runtime image has nothing to run",
             hint=hint or f"pass -p with a package that has a binary: {_listing(with_bins)}",

@@ -53,13 +53,14 @@ def _matches(spec: str, crates: Iterable[LocalCrate]) -> list[LocalCrate]:
     return [c for c in crates if fnmatch.fnmatchcase(c.name, name)]
 
 
+def close_matches(name: str, names: Iterable[str]) -> str | None:
+    """`did you mean a, b?` for the names closest to `name`, or None."""
+    close = difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.5)
+    return f"did you mean {', '.join(close)}?" if close else None
+
+
 def _unknown(kind: str, spec: str, names: Iterable[str]) -> SelectionError:
-    close = difflib.get_close_matches(spec, sorted(set(names)), n=3, cutoff=0.5)
-    hint = (
-        f"did you mean {', '.join(close)}?"
-        if close
-        else "run `cargo metadata --no-deps` to list the packages"
-    )
+    hint = close_matches(spec, names) or "run `cargo metadata --no-deps` to list the packages"
     return SelectionError(f"{kind} `{spec}` matches no package in this workspace", hint=hint)
 
 
