@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import tomllib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -46,36 +47,42 @@ def _bad_lock(detail: str) -> ProjectError:
 
 
 def parse_lock(text: str) -> Lock:
+    """Split cargo's lock text into its header, `[[package]]` blocks and trailer (parsed once)."""
     try:
-        tomllib.loads(text)
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _bad_lock(str(exc)) from None
     starts = [m.start() for m in _BLOCK.finditer(text)]
+    entries = document.get("package", [])
+    if not isinstance(entries, list) or len(entries) != len(starts):
+        raise _bad_lock("its [[package]] entries are not laid out as cargo writes them")
     if not starts:
         return Lock(header=text, packages=(), trailer="")
-    header = text[: starts[0]]
     tail_match = _TABLE.search(text, starts[-1] + 1)
     end = tail_match.start() if tail_match else len(text)
-    bounds = [*starts, end]
     packages = []
-    for a, b in itertools.pairwise(bounds):
-        block = text[a:b]
-        data = tomllib.loads(block).get("package", [{}])[0]
+    for (a, b), data in zip(itertools.pairwise([*starts, end]), entries, strict=True):
         name, version = data.get("name"), data.get("version")
         if not isinstance(name, str) or not isinstance(version, str):
             raise _bad_lock("a [[package]] entry without name or version")
-        deps = data.get("dependencies", [])
         source = data.get("source")
         packages.append(
             LockPackage(
                 name=name,
                 version=version,
                 source=source if isinstance(source, str) else None,
-                dependencies=tuple(str(d) for d in deps),
-                text=block,
+                dependencies=tuple(str(d) for d in data.get("dependencies", [])),
+                text=text[a:b],
             )
         )
-    return Lock(header=header, packages=tuple(packages), trailer=text[end:])
+    return Lock(header=text[: starts[0]], packages=tuple(packages), trailer=text[end:])
+
+
+def _by_name(packages: Iterable[LockPackage]) -> dict[str, list[LockPackage]]:
+    index: dict[str, list[LockPackage]] = {}
+    for p in packages:
+        index.setdefault(p.name, []).append(p)
+    return index
 
 
 def _version_key(version: str) -> tuple[int, Version | str]:
@@ -118,10 +125,10 @@ def _cargo_order(packages: list[LockPackage], blocks: list[str], masks: Mapping[
     return out
 
 
-def _resolve(reference: str, packages: tuple[LockPackage, ...]) -> list[LockPackage]:
+def _resolve(reference: str, index: Mapping[str, list[LockPackage]]) -> list[LockPackage]:
     """A `dependencies` entry: "name", "name version" or "name version (source)"."""
     parts = reference.split(" ", 2)
-    found = [p for p in packages if p.name == parts[0]]
+    found = index.get(parts[0], [])
     if len(parts) >= 2:
         found = [p for p in found if p.version == parts[1]]
     if len(parts) == 3:
@@ -130,8 +137,8 @@ def _resolve(reference: str, packages: tuple[LockPackage, ...]) -> list[LockPack
     return found
 
 
-def _resolve_one(reference: str, user: LockPackage, packages: tuple[LockPackage, ...]) -> LockPackage:
-    found = _resolve(reference, packages)
+def _resolve_one(reference: str, user: LockPackage, index: Mapping[str, list[LockPackage]]) -> LockPackage:
+    found = _resolve(reference, index)
     if not found:
         raise _bad_lock(
             f"{user.name} {user.version} depends on {reference!r}, which has no [[package]] entry"
@@ -139,10 +146,12 @@ def _resolve_one(reference: str, user: LockPackage, packages: tuple[LockPackage,
     return found[0]
 
 
-def prune_and_mask(text: str, roots: Iterable[tuple[str, str]], masks: Mapping[str, str]) -> str:
+def prune_and_mask(lock: Lock | str, roots: Iterable[tuple[str, str]], masks: Mapping[str, str]) -> str:
     """Keep only the packages reachable from the local packages `roots` ((name, version) pairs);
     then give the local packages named in `masks` (name -> new version) the new version."""
-    lock = parse_lock(text)
+    if isinstance(lock, str):
+        lock = parse_lock(lock)
+    index = _by_name(lock.packages)
     wanted = set(roots)
     start = [p for p in lock.packages if p.source is None and (p.name, p.version) in wanted]
     seen: dict[int, LockPackage] = {}
@@ -153,18 +162,20 @@ def prune_and_mask(text: str, roots: Iterable[tuple[str, str]], masks: Mapping[s
             continue
         seen[id(package)] = package
         for reference in package.dependencies:
-            stack.extend(_resolve(reference, lock.packages))
+            stack.extend(_resolve(reference, index))
     kept = [p for p in lock.packages if id(p) in seen]
 
     def version(p: LockPackage) -> str:
         return masks[p.name] if p.source is None and p.name in masks else p.version
 
+    names = Counter(p.name for p in kept)
+    versions = Counter((p.name, version(p)) for p in kept)
+
     def encode(p: LockPackage) -> str:
         """Cargo's reference: the version only when the name is ambiguous, the source only when both are."""
-        same_name = [q for q in kept if q.name == p.name]
-        if len(same_name) == 1:
+        if names[p.name] == 1:
             return p.name
-        if sum(1 for q in same_name if version(q) == version(p)) == 1 or p.source is None:
+        if versions[(p.name, version(p))] == 1 or p.source is None:
             return f"{p.name} {version(p)}"
         return f"{p.name} {version(p)} ({p.source})"
 
@@ -173,7 +184,7 @@ def prune_and_mask(text: str, roots: Iterable[tuple[str, str]], masks: Mapping[s
         block = package.text
         if version(package) != package.version:
             block = block.replace(f'version = "{package.version}"', f'version = "{version(package)}"', 1)
-        references = [encode(_resolve_one(r, package, lock.packages)) for r in package.dependencies]
+        references = [encode(_resolve_one(r, package, index)) for r in package.dependencies]
         references.sort(key=_reference_key)
         if references != list(package.dependencies):
             old = "".join(f' "{r}",\n' for r in package.dependencies)
@@ -190,9 +201,9 @@ def prune_and_mask(text: str, roots: Iterable[tuple[str, str]], masks: Mapping[s
 _UNUSED = re.compile(r'\[\[patch\.unused\]\]\nname = "([^"]+)"\n(?:[^\[\n][^\n]*\n)*\n?')
 
 
-def local_packages(text: str) -> set[tuple[str, str]]:
+def local_packages(lock: Lock) -> set[tuple[str, str]]:
     """(name, version) of every path package in the lock."""
-    return {(p.name, p.version) for p in parse_lock(text).packages if p.source is None}
+    return {(p.name, p.version) for p in lock.packages if p.source is None}
 
 
 def drop_unused_patches(text: str, names: set[str]) -> str:
@@ -204,14 +215,16 @@ def drop_unused_patches(text: str, names: set[str]) -> str:
     return _UNUSED.sub(keep, text).rstrip("\n") + "\n"
 
 
-def check_members(text: str, members: Iterable[tuple[str, str, tuple[str, ...]]]) -> None:
+def check_members(lock: Lock | str, members: Iterable[tuple[str, str, tuple[str, ...]]]) -> None:
     """Fail early, as `--locked` would later, when a member or one of its dependencies is not in the lock.
 
     `members` holds (name, version, names of its declared dependencies) for each member.
     """
-    lock = parse_lock(text)
+    if isinstance(lock, str):
+        lock = parse_lock(lock)
+    local = {p.name: p for p in reversed(lock.packages) if p.source is None}
     for name, version, dep_names in members:
-        entry = next((p for p in lock.packages if p.source is None and p.name == name), None)
+        entry = local.get(name)
         if entry is None or entry.version != version:
             raise ProjectError(
                 f"Cargo.lock is out of date: it has no entry for {name} {version}",

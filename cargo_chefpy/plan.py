@@ -165,6 +165,10 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
                     hint=f"drop {flag}, or keep {by_dir[dep].name} too",
                 )
 
+    users: dict[str, list[str]] = {}
+    for u in closure:
+        for dep in edges.get(u, ()):
+            users.setdefault(dep, []).append(by_dir[u].name)
     reached = _reach(closure, edges)
     patched = {c.directory for c in workspace.crates if c.via_patch}
     decisions = []
@@ -190,8 +194,7 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
             if d in keep_flags:
                 reason = f"kept by {keep_flags[d]}"
             else:
-                users = sorted(by_dir[u].name for u in closure if d in edges.get(u, ()))
-                reason = f"real sources, needed by {', '.join(users)}" if users else "real sources"
+                reason = "real sources" + _needed_by(sorted(users.get(d, ())))
             decisions.append(Decision(crate=crate, klass=CrateClass.KEEP, reason=reason))
         else:
             decisions.append(
@@ -202,6 +205,13 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
         targets=tuple(sorted({by_dir[d].name for d in targets})),
         bins=tuple(sorted(set(selection.bins))),
     )
+
+
+def _needed_by(names: list[str]) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(names[:3])
+    return f", needed by {shown}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def drop_unused(plan: Plan, used: set[str]) -> Plan:

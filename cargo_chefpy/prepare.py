@@ -187,7 +187,7 @@ def _stub_spec(crate: LocalCrate, plan: Plan) -> manifest.StubSpec:
     )
 
 
-def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Recipe, str, Plan]:
+def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple[Recipe, str, Plan]:
     root = workspace.root
     stubs = plan.of(CrateClass.STUB)
     kept = plan.of(CrateClass.KEEP)
@@ -195,10 +195,11 @@ def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Reci
     remaining = [d.crate for d in (*stubs, *kept)]
     # The lock, pruned by walking its own graph from the members that remain, stub versions masked.
     masks = {d.crate.name: manifest.STUB_VERSION for d in stubs}
-    pruned_lock = lockfile.prune_and_mask(lock_text, [(c.name, c.version) for c in remaining], masks)
+    pruned_lock = lockfile.prune_and_mask(lock, [(c.name, c.version) for c in remaining], masks)
+    pruned = lockfile.parse_lock(pruned_lock)
     # A [patch] crate that the pruned graph does not use would need a [[patch.unused]] entry under
     # --locked; it is not needed either, so its [patch] entry goes and its files are not carried.
-    used = lockfile.local_packages(pruned_lock)
+    used = lockfile.local_packages(pruned)
     plan = drop_unused(
         plan,
         {d.crate.directory for d in plan.of(CrateClass.EXTERNAL) if (d.crate.name, d.crate.version) in used},
@@ -206,15 +207,9 @@ def build_recipe(workspace: Workspace, plan: Plan, lock_text: str) -> tuple[Reci
     dropped = {c.directory for c in workspace.crates if c.via_patch} - plan.directories(CrateClass.EXTERNAL)
     pruned_lock = lockfile.drop_unused_patches(pruned_lock, {workspace.crate_at(d).name for d in dropped})
     externals = plan.of(CrateClass.EXTERNAL)
-    needs_sources = any(p.source is not None for p in lockfile.parse_lock(pruned_lock).packages)
-    vendored = vendored_directories(root) if needs_sources else []
-    vendored_crates = (
-        sorted(
-            f"{p.name}-{p.version}" for p in lockfile.parse_lock(pruned_lock).packages if p.source is not None
-        )
-        if vendored
-        else []
-    )
+    sourced = sorted(f"{p.name}-{p.version}" for p in pruned.packages if p.source is not None)
+    vendored = vendored_directories(root) if sourced else []
+    vendored_crates = sourced if vendored else []
 
     recipe_root = _common_root([root, *(d.crate.directory for d in externals), *vendored])
     ws = relative(root, recipe_root)
@@ -309,17 +304,18 @@ def prepare(options: PrepareOptions, *, cwd: Path, log: Log) -> Prepared:
             f"{lock_path} is missing: a cached build needs a lock file",
             hint="run `cargo generate-lockfile` and commit Cargo.lock",
         )
-    lock_text = _read_text(str(lock_path))
+    lock = lockfile.parse_lock(_read_text(str(lock_path)))
     plan = make_plan(workspace, options.selection)
+    remaining = plan.directories(CrateClass.STUB, CrateClass.KEEP)
     lockfile.check_members(
-        lock_text,
+        lock,
         [
             (c.name, c.version, tuple(sorted({d.name for d in c.package.dependencies})))
             for c in workspace.members
-            if c.package is not None and c.directory in plan.directories(CrateClass.STUB, CrateClass.KEEP)
+            if c.package is not None and c.directory in remaining
         ],
     )
-    recipe, recipe_root, plan = build_recipe(workspace, plan, lock_text)
+    recipe, recipe_root, plan = build_recipe(workspace, plan, lock)
     return Prepared(recipe=recipe, plan=plan, workspace=workspace, recipe_root=recipe_root)
 
 

@@ -164,5 +164,9 @@ def load_workspace(metadata: Metadata, read_text: Callable[[str], str]) -> Works
 
 def relative(path: str, base: str) -> str:
     """A POSIX path of `path` relative to `base` ('.' for the same directory)."""
+    if path == base:
+        return "."
+    if path.startswith(base) and path[len(base) : len(base) + 1] == os.sep and os.sep == "/":
+        return path[len(base) + 1 :]  # the common case (a path below base), without relpath's cost
     rel = os.path.relpath(path, base)
     return PurePosixPath(Path(rel).as_posix()).as_posix()
