@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,34 +20,23 @@ class Settled:
     missing: int
 
 
-def _state(path: Path, expected: str) -> str:
-    """ "missing", "changed" or "unchanged" for one file named in the stamp."""
-    if path.is_symlink() or not path.is_file():
-        return "missing"
-    try:
-        return "unchanged" if stamp.file_digest(path) == expected else "changed"
-    except OSError:
-        return "missing"
-
-
 def settle(st: stamp.Stamp, recipe_root: Path) -> Settled:
-    """Give each file whose content equals what cook compiled the fixed mtime again; leave the rest.
-
-    Hashing runs on a few threads: hashlib releases the GIL on large reads, and vendored directories
-    hold thousands of files.
-    """
-    entries = [(recipe_root / rel, expected) for rel, expected in (*st.files.items(), *st.vendored.items())]
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 1)) as pool:
-        states = list(pool.map(lambda entry: _state(*entry), entries))
-    for (path, _), state in zip(entries, states, strict=True):
-        if state == "unchanged":
-            try:
-                set_mtime(path, FIXED_MTIME)
-            except OSError as exc:
-                raise write_error(path, exc) from None
-    return Settled(
-        unchanged=states.count("unchanged"), changed=states.count("changed"), missing=states.count("missing")
-    )
+    """Give each file whose content equals what cook compiled the fixed mtime again; leave the rest."""
+    unchanged = changed = missing = 0
+    for rel, expected in (*st.files.items(), *st.vendored.items()):
+        path = recipe_root / rel
+        if path.is_symlink() or not path.is_file():
+            missing += 1
+            continue
+        if stamp.file_digest(path) != expected:
+            changed += 1
+            continue
+        try:
+            set_mtime(path, FIXED_MTIME)
+        except OSError as exc:
+            raise write_error(path, exc) from None
+        unchanged += 1
+    return Settled(unchanged=unchanged, changed=changed, missing=missing)
 
 
 def drift(cooked: dict[str, object], building: dict[str, object]) -> list[str]:
