@@ -10,7 +10,7 @@ from cargo_chefpy.errors import BuildFailed, StampError
 from cargo_chefpy.fsutil import FIXED_MTIME, set_mtime, write_error
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, cargo_args
-from cargo_chefpy.prepare import find_project, read_metadata
+from cargo_chefpy.project import find_project, read_metadata
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

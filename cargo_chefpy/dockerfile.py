@@ -21,7 +21,8 @@ from cargo_chefpy.fsutil import atomic_write
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Package
 from cargo_chefpy.plan import Selection, close_matches
-from cargo_chefpy.prepare import PrepareOptions, find_project, prepare, read_metadata
+from cargo_chefpy.prepare import PrepareOptions, prepare
+from cargo_chefpy.project import find_project, read_metadata
 from cargo_chefpy.workspace import normalise, relative
 
 DEFAULT_BASE_IMAGE = "rust:1-bookworm"

@@ -11,8 +11,8 @@ from pathlib import Path
 from cargo_chefpy import cargo, lockfile, manifest
 from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.log import Log
-from cargo_chefpy.metadata import Metadata, parse_metadata
 from cargo_chefpy.plan import CrateClass, Plan, Selection, drop_unused, make_plan
+from cargo_chefpy.project import find_project, read_metadata
 from cargo_chefpy.recipe import MAX_FILE_BYTES, Recipe, RecipeCrate, RecipeFile, Role
 from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
 
@@ -31,43 +31,6 @@ class Prepared:
     plan: Plan
     workspace: Workspace
     recipe_root: str  # absolute directory the recipe paths are relative to
-
-
-def find_project(cwd: Path, manifest_path: Path | None) -> Path:
-    """The Cargo.toml cargo would use, or a clear error instead of cargo's."""
-    if manifest_path is not None:
-        path = manifest_path if manifest_path.is_absolute() else cwd / manifest_path
-        if path.name != "Cargo.toml" or not path.is_file():
-            raise ProjectError(
-                f"the manifest path {manifest_path} is not a Cargo.toml file",
-                hint="pass --manifest-path pointing at the workspace's Cargo.toml",
-            )
-        return path
-    for directory in (cwd, *cwd.parents):
-        if (directory / "Cargo.toml").is_file():
-            return directory / "Cargo.toml"
-    raise ProjectError(
-        f"could not find Cargo.toml in {cwd} or any parent directory",
-        hint="run prepare inside your workspace, or pass --manifest-path path/to/Cargo.toml",
-    )
-
-
-def read_metadata(cargo_bin: str, cwd: Path, manifest_path: Path) -> Metadata:
-    try:
-        text = cargo.metadata_no_deps(cargo_bin, cwd=cwd, manifest_path=manifest_path)
-    except ProjectError:
-        raise
-    except Exception as exc:  # CargoError: decide whether the project itself is at fault
-        output = getattr(exc, "output", "")
-        lowered = output.lower()
-        # cargo's TOML diagnostics do not always say "parse"; they point at the file (` --> Cargo.toml:1:11`).
-        if "parse" in lowered or " --> " in output or "utf-8" in lowered:
-            raise ProjectError(
-                "a manifest of this workspace does not parse",
-                hint="fix the manifest error cargo reports above",
-            ).with_output(output) from None
-        raise
-    return parse_metadata(text)
 
 
 def _read_text(path: str) -> str:

@@ -1,0 +1,47 @@
+"""Finding the workspace and reading it with `cargo metadata --no-deps`.
+
+Kept apart from prepare so that `build`, on every final stage's start-up path, imports no tomlkit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cargo_chefpy import cargo
+from cargo_chefpy.errors import CargoError, ProjectError
+from cargo_chefpy.metadata import Metadata, parse_metadata
+
+
+def find_project(cwd: Path, manifest_path: Path | None) -> Path:
+    """The Cargo.toml cargo would use, or a clear error instead of cargo's."""
+    if manifest_path is not None:
+        path = manifest_path if manifest_path.is_absolute() else cwd / manifest_path
+        if path.name != "Cargo.toml" or not path.is_file():
+            raise ProjectError(
+                f"the manifest path {manifest_path} is not a Cargo.toml file",
+                hint="pass --manifest-path pointing at the workspace's Cargo.toml",
+            )
+        return path
+    for directory in (cwd, *cwd.parents):
+        if (directory / "Cargo.toml").is_file():
+            return directory / "Cargo.toml"
+    raise ProjectError(
+        f"could not find Cargo.toml in {cwd} or any parent directory",
+        hint="run the command inside your workspace, or pass --manifest-path path/to/Cargo.toml",
+    )
+
+
+def read_metadata(cargo_bin: str, cwd: Path, manifest_path: Path) -> Metadata:
+    try:
+        text = cargo.metadata_no_deps(cargo_bin, cwd=cwd, manifest_path=manifest_path)
+    except CargoError as exc:  # decide whether the project itself is at fault
+        output = exc.output
+        lowered = output.lower()
+        # cargo's TOML diagnostics do not always say "parse"; they point at the file (` --> Cargo.toml:1:11`).
+        if "parse" in lowered or " --> " in output or "utf-8" in lowered:
+            raise ProjectError(
+                "a manifest of this workspace does not parse",
+                hint="fix the manifest error cargo reports above",
+            ).with_output(output) from None
+        raise
+    return parse_metadata(text)
