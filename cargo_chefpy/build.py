@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 from cargo_chefpy import cargo, stamp
 from cargo_chefpy.errors import BuildFailed, StampError
-from cargo_chefpy.fsutil import FIXED_MTIME, set_mtime, write_error
+from cargo_chefpy.fsutil import FIXED_MTIME_NS, write_error
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, cargo_args
 from cargo_chefpy.project import find_project, read_metadata
@@ -21,20 +23,40 @@ class Settled:
 
 
 def settle(st: stamp.Stamp, recipe_root: Path) -> Settled:
-    """Give each file whose content equals what cook compiled the fixed mtime again; leave the rest."""
+    """Give each file and watched directory whose content equals what cook compiled the fixed mtime again;
+    leave the rest, so cargo sees them as newer than cook's outputs.
+
+    This runs on every final stage, so it works on str paths with one lstat per entry."""
     unchanged = changed = missing = 0
-    for rel, expected in (*st.files.items(), *st.vendored.items()):
-        path = recipe_root / rel
-        if path.is_symlink() or not path.is_file():
+    root = str(recipe_root)
+    fixed_ns = FIXED_MTIME_NS
+    entries = (
+        *((rel, expected, S_ISREG, stamp.file_digest) for rel, expected in st.files.items()),
+        *((rel, expected, S_ISREG, stamp.file_digest) for rel, expected in st.vendored.items()),
+        *((rel, expected, S_ISDIR, stamp.listing_digest) for rel, expected in st.dirs.items()),
+    )
+    for rel, expected, is_kind, digest in entries:
+        path = os.path.join(root, rel)
+        try:
+            info = os.lstat(path)
+        except OSError:
             missing += 1
             continue
-        if stamp.file_digest(path) != expected:
-            changed += 1
+        if not is_kind(info.st_mode):
+            missing += 1
             continue
         try:
-            set_mtime(path, FIXED_MTIME)
-        except OSError as exc:
-            raise write_error(path, exc) from None
+            same = digest(path) == expected
+        except OSError:
+            same = False
+        if not same:
+            changed += 1
+            continue
+        if info.st_mtime_ns != fixed_ns:
+            try:
+                os.utime(path, ns=(fixed_ns, fixed_ns), follow_symlinks=False)
+            except OSError as exc:
+                raise write_error(Path(path), exc) from None
         unchanged += 1
     return Settled(unchanged=unchanged, changed=changed, missing=missing)
 
@@ -79,10 +101,14 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
             )
         result = settle(st, recipe_root)
         parts = [f"{st.kept_crates} kept crate(s)", f"{st.external_crates} external"]
-        parts += [f"{d}/" for d in st.vendored_dirs]
+        if st.vendored_dirs:
+            where = ", ".join(f"{d}/" for d in st.vendored_dirs)
+            parts.append(f"{len(st.vendored)} in {where} watched by build scripts")
+        if st.dirs:
+            parts.append(f"{len(st.dirs)} watched dir(s)")
         log.status(
             "Settled",
-            f"{result.unchanged} unchanged file(s) ({', '.join(parts)}); {result.changed} changed"
+            f"{result.unchanged} unchanged path(s) ({', '.join(parts)}); {result.changed} changed"
             + (f", {result.missing} missing" if result.missing else ""),
         )
         for note in drift(st.options, options.drift_fields()):

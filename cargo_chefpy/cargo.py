@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,13 +25,22 @@ def find_cargo(env: Mapping[str, str] | None = None) -> str:
                 hint="unset CARGO or point it at a working cargo binary",
             )
         return explicit
-    found = shutil.which("cargo", path=environ.get("PATH"))
+    found = _which("cargo", environ.get("PATH", os.defpath))
     if found is None:
         raise CargoError(
             "cargo was not found on PATH",
             hint="install Rust with rustup (https://rustup.rs) or set $CARGO to the cargo binary",
         )
     return found
+
+
+def _which(name: str, path: str) -> str | None:
+    """shutil.which's answer for a plain name on POSIX, without importing shutil on every start-up."""
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory or ".", name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
 
 
 def _spawn_error(cargo: str, exc: OSError) -> CargoError:
@@ -45,17 +53,16 @@ def _spawn_error(cargo: str, exc: OSError) -> CargoError:
 def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:
     """Run `cargo ARGS` and return its stdout; on failure raise CargoError carrying cargo's own message."""
     try:
-        proc = subprocess.run(
-            [cargo, *args], cwd=cwd, capture_output=True, text=True, errors="replace", check=False
-        )
+        # bytes, decoded here: text=True would import locale on every start-up
+        proc = subprocess.run([cargo, *args], cwd=cwd, capture_output=True, check=False)
     except OSError as exc:
         raise _spawn_error(cargo, exc) from exc
     if proc.returncode != 0:
         raise CargoError(
             f"`cargo {' '.join(args[:1])}` failed with exit code {proc.returncode} (in {cwd})",
             hint="cargo's message is above; fix it and run again",
-        ).with_output(proc.stderr)
-    return proc.stdout
+        ).with_output(proc.stderr.decode(errors="replace"))
+    return proc.stdout.decode(errors="replace")
 
 
 def metadata_no_deps(cargo: str, *, cwd: Path, manifest_path: Path | None) -> str:
@@ -78,6 +85,8 @@ def _tee_env() -> dict[str, str] | None:
         env.setdefault("CARGO_TERM_COLOR", "always")
     if "CARGO_TERM_PROGRESS_WHEN" not in env:
         env["CARGO_TERM_PROGRESS_WHEN"] = "always"
+        import shutil  # only when cargo's stderr is teed to a terminal
+
         env.setdefault("CARGO_TERM_PROGRESS_WIDTH", str(shutil.get_terminal_size().columns))
     return env
 

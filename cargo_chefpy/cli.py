@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -252,6 +251,8 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
     except ChefError as exc:
         log.error(exc.message, exc.hint, detail=exc.output)
         if verbose:
+            import traceback  # only on this path: it costs start-up time
+
             traceback.print_exc()
         return exc.exit_code
     except KeyboardInterrupt:
@@ -264,6 +265,8 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
             f"internal error: {type(exc).__name__}: {exc}", "run again with -v and report the traceback"
         )
         if verbose:
+            import traceback  # only on this path: it costs start-up time
+
             traceback.print_exc()
         return 1
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp
+from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp, watch
 from cargo_chefpy.errors import BuildFailed, InputError, RecipeError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import parse_metadata
@@ -134,13 +135,17 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
             )
     stub_dirs = frozenset(os.path.normpath(str(root / c.path)) for c in rec.crates if c.klass == "stub")
     found = artifacts.StubArtifacts(stub_dirs=stub_dirs)
+    scripts = watch.BuildScripts()
+
+    def observe(message: dict[str, Any]) -> None:
+        found.observe(message)
+        scripts.observe(message)
+
     args = cargo_args(build, offline=True, message_format="json-render-diagnostics")
     shown = [a for a in args if a not in ("--message-format", "json-render-diagnostics")]
     log.status("Cooking", f"cargo {' '.join(shown)}")
     cargo_stderr: list[str] = []
-    code = cargo.run_streamed(
-        cargo_bin, args, cwd=workspace, on_message=found.observe, stderr_tail=cargo_stderr
-    )
+    code = cargo.run_streamed(cargo_bin, args, cwd=workspace, on_message=observe, stderr_tail=cargo_stderr)
     if code != 0:
         checksum = checksum_failure(cargo_stderr, root)
         if checksum is not None:
@@ -153,16 +158,22 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     target_dir = target_directory(cargo_bin, workspace, build)
     removed = artifacts.remove(found, profile_dirs(target_dir, build))
     log.status("Cleaned", f"{removed} output(s) of {len(stub_dirs)} stubbed crate(s)")
-    path = stamp.write(target_dir, make_stamp(rec, data, build, root))
+    watched = scripts.watched(os.path.normpath(root.resolve()))
+    path = stamp.write(target_dir, make_stamp(rec, data, build, root.resolve(), watched))
     log.debug(f"stamp written to {path}")
     return 0
 
 
-def make_stamp(rec: Recipe, data: bytes, build: CargoOptions, root: Path) -> stamp.Stamp:
+def make_stamp(
+    rec: Recipe, data: bytes, build: CargoOptions, root: Path, watched: Iterable[str]
+) -> stamp.Stamp:
+    """What build settles: every kept and external file (cargo checks path crates by mtime), and what
+    the cooked build scripts watch (the only vendored files cargo checks by mtime; directories too)."""
     files = {f.path: f.digest for f in rec.files if f.role in (Role.KEEP, Role.EXTERNAL)}
-    vendored: dict[str, str] = {}
-    for directory in rec.vendored:
-        vendored.update(stamp.digest_tree(root, directory))
+    watched_files, dirs = stamp.digest_watched(root, watched)
+    prefixes = tuple(f"{d}/" for d in rec.vendored)
+    vendored = {p: d for p, d in watched_files.items() if p.startswith(prefixes)}
+    files.update((p, d) for p, d in watched_files.items() if p not in vendored and p not in files)
     options: dict[str, Any] = build.drift_fields()
     return stamp.Stamp(
         recipe=recipe.digest(data),
@@ -174,4 +185,5 @@ def make_stamp(rec: Recipe, data: bytes, build: CargoOptions, root: Path) -> sta
         vendored_dirs=rec.vendored,
         kept_crates=sum(1 for c in rec.crates if c.klass == "keep"),
         external_crates=sum(1 for c in rec.crates if c.klass == "external"),
+        dirs=dirs,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
 from pathlib import Path
 
 from cargo_chefpy.errors import WriteError
@@ -15,6 +14,7 @@ from cargo_chefpy.errors import WriteError
 # documented constant makes the build-script fingerprints (newest mtime, compared for equality)
 # identical in the cook stage and the final stage.
 FIXED_MTIME = 946684800
+FIXED_MTIME_NS = FIXED_MTIME * 1_000_000_000
 
 
 def _describe(exc: OSError) -> str:
@@ -43,6 +43,8 @@ def atomic_write(path: Path, data: bytes, *, executable: bool = False, mtime: fl
     """
     directory = path.parent
     try:
+        import tempfile  # not on build's start-up path, which writes nothing
+
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".chefpy-tmp", dir=directory)
     except OSError as exc:
         raise write_error(path, exc) from None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,31 +25,54 @@ class Stamp:
     workspace: str  # the workspace dir relative to the recipe root
     options: dict[str, Any]  # CargoOptions.drift_fields() of the cook
     packages: tuple[str, ...]  # what cook built
-    files: dict[str, str]  # kept and external crate files: path (from the recipe root) -> sha256
-    vendored: dict[str, str]  # vendored files: path (from the recipe root) -> sha256
+    files: dict[str, str]  # kept and external crate files, and other watched files: path -> sha256
+    vendored: dict[str, str]  # vendored files that build scripts watch: path -> sha256
     vendored_dirs: tuple[str, ...]
     kept_crates: int
     external_crates: int
+    dirs: dict[str, str] = field(default_factory=dict)  # watched directories: path -> listing_digest
+    # (every path is relative to the recipe root, posix)
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
+def file_digest(path: str | Path) -> str:
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def digest_tree(root: Path, directory: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    base = root / directory
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = Path(dirpath) / name
-            if full.is_file() and not full.is_symlink():
-                out[full.relative_to(root).as_posix()] = file_digest(full)
-    return out
+def listing_digest(path: str | Path) -> str:
+    """A directory's entries (names, `/` after directories): what cargo's check of a watched directory
+    depends on besides the files in it."""
+    with os.scandir(path) as entries:
+        names = sorted(e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries)
+    return "dir:" + hashlib.sha256("\0".join(names).encode(errors="surrogateescape")).hexdigest()
+
+
+def digest_watched(root: Path, watched: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The watched paths (relative to `root`) as (files, directories), each path -> digest; a watched
+    directory brings every file and directory under it. Symlinks and missing paths are left out."""
+    files: dict[str, str] = {}
+    dirs: dict[str, str] = {}
+
+    def rel(path: str) -> str:
+        return os.path.relpath(path, root).replace(os.sep, "/")
+
+    for path in sorted(set(watched)):
+        full = os.path.join(root, path)
+        try:
+            mode = os.lstat(full).st_mode
+        except OSError:
+            continue
+        if stat.S_ISREG(mode):
+            files[path] = file_digest(full)
+        elif stat.S_ISDIR(mode):
+            for dirpath, dirnames, filenames in os.walk(full):
+                dirnames.sort()
+                dirs[rel(dirpath)] = listing_digest(dirpath)
+                for name in filenames:
+                    child = os.path.join(dirpath, name)
+                    if stat.S_ISREG(os.lstat(child).st_mode):
+                        files[rel(child)] = file_digest(child)
+    return files, dirs
 
 
 def dumps(stamp: Stamp) -> bytes:
@@ -61,6 +86,7 @@ def dumps(stamp: Stamp) -> bytes:
         "files": stamp.files,
         "vendored": stamp.vendored,
         "vendored_dirs": list(stamp.vendored_dirs),
+        "dirs": stamp.dirs,
         "kept_crates": stamp.kept_crates,
         "external_crates": stamp.external_crates,
     }
@@ -145,4 +171,5 @@ def read(target_dir: Path) -> Stamp | None:
         vendored_dirs=tuple(str(d) for d in dirs),
         kept_crates=kept,
         external_crates=external,
+        dirs=_str_map(raw.get("dirs", {}), path, "dirs"),
     )

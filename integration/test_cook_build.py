@@ -6,6 +6,7 @@ own `Compiling` lines in the final stage.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable
@@ -114,9 +115,27 @@ def test_ci_checkout_recompiles_no_vendored_crate_with_rerun_if_changed(tmp_path
     f = flow(tmp_path, root, ["-p", "serviceZ"])
     f.cook(f.prepare())
     stage = f.final(preserve_mtimes=False)
-    # fake-serde and fake-libc print cargo:rerun-if-changed, like serde and libc do.
+    # fake-serde and fake-libc print cargo:rerun-if-changed, like serde and libc do; fake-libc also
+    # watches a directory (src/probe), whose directories' own mtimes count too.
     assert not stage.compiled & {"fake-serde", "fake-libc", "fake-json", "fake-log", "fake-derive"}
     assert stage.compiled == {"serviceZ"}
+
+
+def test_the_stamp_holds_exactly_the_vendored_paths_that_cooked_build_scripts_watch(tmp_path: Path) -> None:
+    """Cargo checks a vendored crate's files by mtime only where its build script says rerun-if-changed:
+    those are what build settles, instead of hashing every vendored file on every final stage."""
+    root = seed(tmp_path)
+    f = flow(tmp_path, root, ["-p", "serviceZ"])
+    f.cook(f.prepare())
+    st = json.loads((f.workdir / "target" / "cargo-chefpy-stamp.json").read_text())
+    assert sorted(st["vendored"]) == [
+        "vendored/fake-libc/build.rs",
+        "vendored/fake-libc/src/data.txt",
+        "vendored/fake-libc/src/probe/arch/unix.txt",
+        "vendored/fake-serde/build.rs",
+    ]
+    assert sorted(st["dirs"]) == ["vendored/fake-libc/src/probe", "vendored/fake-libc/src/probe/arch"]
+    assert "src/libB/src/lib.rs" in st["files"]  # every file of a kept crate, as before
 
 
 def test_service_z_at_version_0_0_1_with_old_mtimes_runs_the_real_binary(tmp_path: Path) -> None:
@@ -130,13 +149,14 @@ def test_service_z_at_version_0_0_1_with_old_mtimes_runs_the_real_binary(tmp_pat
     assert stage.compiled == {"serviceZ"}
 
 
-@pytest.mark.parametrize("kind", ["rerun", "plain"])
+@pytest.mark.parametrize("kind", ["rerun", "rerun-dir", "plain"])
 @BOTH_MODES
 def test_kept_library_with_a_build_script_is_not_recompiled(
     tmp_path: Path, kind: str, preserve_mtimes: bool
 ) -> None:
     root = seed(tmp_path, lib_build_script=kind)
-    edit_service_z_and_check(tmp_path, root, "hi", preserve_mtimes=preserve_mtimes)
+    _, output = edit_service_z_and_check(tmp_path, root, "hi", preserve_mtimes=preserve_mtimes)
+    assert "build=libB build.rs v1/" in output
 
 
 def test_kept_proc_macro_crate_works(tmp_path: Path) -> None:

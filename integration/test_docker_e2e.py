@@ -333,7 +333,7 @@ def test_fresh_checkout_with_new_mtimes_keeps_the_cook_layer_and_compiles_only_s
     result = variant.build("4 fresh checkout")
     assert result.step(COOK).cached, result.log
     assert_only_service_z_compiles(result)
-    settled = re.search(r"Settled (\d+) unchanged file", result.step(BUILD).output)
+    settled = re.search(r"Settled (\d+) unchanged path", result.step(BUILD).output)
     assert settled, result.step(BUILD).output
     assert int(settled.group(1)) > 0
     assert message in variant.engine.run(variant.tag)

@@ -311,7 +311,11 @@ use std::path::Path;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/data.txt");
+    // A watched directory: cargo re-runs the script when any entry under it, directories included, is newer.
+    println!("cargo::rerun-if-changed=src/probe");
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let probe = Path::new(&dir).join("src/probe/arch/unix.txt");
+    std::fs::read_to_string(probe).expect("src/probe/arch/unix.txt");
     let data = std::fs::read_to_string(Path::new(&dir).join("src/data.txt")).expect("src/data.txt");
     let page = data
         .lines()
@@ -400,7 +404,7 @@ DEFAULT_REGISTRY: Final[tuple[FakeCrate, ...]] = (
         version="0.2.0",
         lib_rs=_FAKE_LIBC_LIB,
         build_rs=_FAKE_LIBC_BUILD,
-        extra_files={"src/data.txt": "page_size=4096\n"},
+        extra_files={"src/data.txt": "page_size=4096\n", "src/probe/arch/unix.txt": "unix\n"},
     ),
     FakeCrate(name="fake-log", version="0.4.0", lib_rs=_FAKE_LOG_LIB),
     FakeCrate(name="fake-serde", version="1.0.0", lib_rs=_FAKE_SERDE_LIB, build_rs=_FAKE_SERDE_BUILD),
@@ -439,16 +443,19 @@ class SeedOptions:
     """A member `fake-log` 0.1.0 (src/fake-log); serviceX uses it and fake-log 0.4 renamed `vendored-log`."""
     service_z_version: str = "0.3.0"
     """serviceZ's own version (tests use "0.0.1" for the stale-binary trap)."""
-    lib_build_script: Literal["rerun", "plain"] | None = None
-    """libB gets a build.rs setting a cfg and an env var; "rerun" prints `cargo:rerun-if-changed=build.rs`."""
+    lib_build_script: Literal["rerun", "rerun-dir", "plain"] | None = None
+    """libB gets a build.rs setting a cfg and an env var; "rerun" prints `cargo:rerun-if-changed=build.rs`;
+    "rerun-dir" also watches the directory `data/`, whose nested `data/gen/info.txt` gives the env var."""
     proc_macro_member: bool = False
     """A local proc-macro member src/libMacro, used by libB."""
     dev_build_target_deps: bool = True
     """libA: [dev-dependencies] fake-log, [build-dependencies] fake-json, fake-libc under cfg(unix)."""
 
     def __post_init__(self) -> None:
-        if self.lib_build_script not in (None, "rerun", "plain"):
-            raise ValueError(f"lib_build_script: None, 'rerun' or 'plain', not {self.lib_build_script!r}")
+        if self.lib_build_script not in (None, "rerun", "rerun-dir", "plain"):
+            raise ValueError(
+                f"lib_build_script: None, 'rerun', 'rerun-dir' or 'plain', not {self.lib_build_script!r}"
+            )
 
 
 DEFAULT_OPTIONS: Final = SeedOptions()
@@ -679,14 +686,24 @@ def _lib_b_rs(options: SeedOptions) -> str:
     return "\n".join(head + body) + "\n"
 
 
-def _lib_b_build_rs(kind: Literal["rerun", "plain"]) -> str:
+LIB_B_BUILD_INFO: Final = "libB build.rs v1"
+
+
+def _lib_b_build_rs(kind: Literal["rerun", "rerun-dir", "plain"]) -> str:
     lines = ["fn main() {"]
-    if kind == "rerun":
+    if kind in ("rerun", "rerun-dir"):
         lines.append('    println!("cargo:rerun-if-changed=build.rs");')
+    if kind == "rerun-dir":
+        lines += [
+            '    println!("cargo:rerun-if-changed=data");',
+            '    let info = std::fs::read_to_string("data/gen/info.txt").expect("data/gen/info.txt");',
+            '    println!("cargo:rustc-env=LIBB_BUILD_INFO={}", info.trim());',
+        ]
+    else:
+        lines.append(f'    println!("cargo:rustc-env=LIBB_BUILD_INFO={LIB_B_BUILD_INFO}");')
     lines += [
         '    println!("cargo:rustc-check-cfg=cfg(libB_generated)");',
         '    println!("cargo:rustc-cfg=libB_generated");',
-        '    println!("cargo:rustc-env=LIBB_BUILD_INFO=libB build.rs v1");',
         "}",
     ]
     return "\n".join(lines) + "\n"
@@ -932,6 +949,8 @@ def _members(options: SeedOptions, root_name: str) -> list[_Member]:
     b_sources = {"src/lib.rs": _lib_b_rs(options)}
     if options.lib_build_script is not None:
         b_sources["build.rs"] = _lib_b_build_rs(options.lib_build_script)
+    if options.lib_build_script == "rerun-dir":
+        b_sources["data/gen/info.txt"] = LIB_B_BUILD_INFO + "\n"
     b_deps = [lib_a]
     if options.proc_macro_member:
         b_deps.append(_Dep(key="libMacro", path="src/libMacro"))
