@@ -50,26 +50,50 @@ def _spawn_error(cargo: str, exc: OSError) -> CargoError:
     )
 
 
+class Capture:
+    """`cargo ARGS` running in the background, its output drained by a thread so that cargo never blocks
+    on a full pipe; `result()` waits for it. Lets prepare parse what it can while cargo metadata runs."""
+
+    def __init__(self, cargo: str, args: Sequence[str], *, cwd: Path) -> None:
+        self.cargo, self.args, self.cwd = cargo, list(args), cwd
+        self._done: subprocess.CompletedProcess[bytes] | OSError = OSError("it did not start")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            # bytes, decoded later: text=True would import locale on every start-up
+            self._done = subprocess.run(
+                [self.cargo, *self.args], cwd=self.cwd, capture_output=True, check=False
+            )
+        except OSError as exc:
+            self._done = exc
+
+    def result(self) -> str:
+        """cargo's stdout; on failure a CargoError carrying cargo's own message."""
+        self._thread.join()
+        done = self._done
+        if isinstance(done, OSError):
+            raise _spawn_error(self.cargo, done) from done
+        if done.returncode != 0:
+            raise CargoError(
+                f"`cargo {' '.join(self.args[:1])}` failed with exit code {done.returncode} (in {self.cwd})",
+                hint="cargo's message is above; fix it and run again",
+            ).with_output(done.stderr.decode(errors="replace"))
+        return done.stdout.decode(errors="replace")
+
+
 def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:
     """Run `cargo ARGS` and return its stdout; on failure raise CargoError carrying cargo's own message."""
-    try:
-        # bytes, decoded here: text=True would import locale on every start-up
-        proc = subprocess.run([cargo, *args], cwd=cwd, capture_output=True, check=False)
-    except OSError as exc:
-        raise _spawn_error(cargo, exc) from exc
-    if proc.returncode != 0:
-        raise CargoError(
-            f"`cargo {' '.join(args[:1])}` failed with exit code {proc.returncode} (in {cwd})",
-            hint="cargo's message is above; fix it and run again",
-        ).with_output(proc.stderr.decode(errors="replace"))
-    return proc.stdout.decode(errors="replace")
+    return Capture(cargo, args, cwd=cwd).result()
 
 
-def metadata_no_deps(cargo: str, *, cwd: Path, manifest_path: Path | None) -> str:
+def metadata_no_deps(cargo: str, *, cwd: Path, manifest_path: Path | None) -> Capture:
+    """`cargo metadata --no-deps`, started in the background."""
     args = ["metadata", "--format-version", "1", "--no-deps", "--offline"]
     if manifest_path is not None:
         args += ["--manifest-path", str(manifest_path)]
-    return capture(cargo, args, cwd=cwd)
+    return Capture(cargo, args, cwd=cwd)
 
 
 _TAIL_BYTES = 64 * 1024

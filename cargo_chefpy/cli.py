@@ -181,11 +181,6 @@ def _run(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
 
 
 def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
-    from cargo_chefpy.fsutil import atomic_write
-    from cargo_chefpy.plan import Selection
-    from cargo_chefpy.prepare import PrepareOptions, explain, prepare, summary
-    from cargo_chefpy.recipe import dumps
-
     if ns.stub_all and (ns.keep or ns.stub):
         raise UsageError("--stub-all cannot be combined with --stub or --keep", hint="pass only --stub-all")
     if ns.out_dir is not None and ns.recipe_path == "-":
@@ -200,6 +195,16 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
             raise WriteError(
                 f"the recipe path {recipe_path} is a directory", hint="pass a file name, e.g. recipe.json"
             )
+    # cargo metadata first: it runs while the modules prepare needs (tomlkit, packaging) are imported.
+    from cargo_chefpy.project import start_metadata
+
+    pending = start_metadata(cwd, ns.manifest_path)
+
+    from cargo_chefpy.fsutil import atomic_write
+    from cargo_chefpy.plan import Selection
+    from cargo_chefpy.prepare import PrepareOptions, explain, prepare, summary
+    from cargo_chefpy.recipe import dumps
+
     selection = Selection(
         packages=tuple(ns.package),
         bins=tuple(ns.bin),
@@ -207,7 +212,8 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         keep=tuple(ns.keep),
         stub_all=ns.stub_all,
     )
-    prepared = prepare(PrepareOptions(manifest_path=ns.manifest_path, selection=selection), cwd=cwd, log=log)
+    options = PrepareOptions(manifest_path=ns.manifest_path, selection=selection)
+    prepared = prepare(options, cwd=cwd, log=log, pending=pending)
     if ns.explain:
         sys.stdout.write("\n".join(explain(prepared)) + "\n")
         sys.stdout.flush()

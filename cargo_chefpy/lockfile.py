@@ -146,24 +146,31 @@ def _resolve_one(reference: str, user: LockPackage, index: Mapping[str, list[Loc
     return found[0]
 
 
+def reachable(lock: Lock, roots: Iterable[tuple[str, str]]) -> list[LockPackage]:
+    """The packages reachable from the local packages `roots` ((name, version) pairs), over every
+    dependency kind, in the lock's order."""
+    index = _by_name(lock.packages)
+    wanted = set(roots)
+    start = [p for p in lock.packages if p.source is None and (p.name, p.version) in wanted]
+    seen: set[int] = set()
+    stack = list(start)
+    while stack:
+        package = stack.pop()
+        if id(package) in seen:
+            continue
+        seen.add(id(package))
+        for reference in package.dependencies:
+            stack.extend(_resolve(reference, index))
+    return [p for p in lock.packages if id(p) in seen]
+
+
 def prune_and_mask(lock: Lock | str, roots: Iterable[tuple[str, str]], masks: Mapping[str, str]) -> str:
     """Keep only the packages reachable from the local packages `roots` ((name, version) pairs);
     then give the local packages named in `masks` (name -> new version) the new version."""
     if isinstance(lock, str):
         lock = parse_lock(lock)
     index = _by_name(lock.packages)
-    wanted = set(roots)
-    start = [p for p in lock.packages if p.source is None and (p.name, p.version) in wanted]
-    seen: dict[int, LockPackage] = {}
-    stack = list(start)
-    while stack:
-        package = stack.pop()
-        if id(package) in seen:
-            continue
-        seen[id(package)] = package
-        for reference in package.dependencies:
-            stack.extend(_resolve(reference, index))
-    kept = [p for p in lock.packages if id(p) in seen]
+    kept = reachable(lock, roots)
 
     def version(p: LockPackage) -> str:
         return masks[p.name] if p.source is None and p.name in masks else p.version
@@ -199,11 +206,6 @@ def prune_and_mask(lock: Lock | str, roots: Iterable[tuple[str, str]], masks: Ma
 
 
 _UNUSED = re.compile(r'\[\[patch\.unused\]\]\nname = "([^"]+)"\n(?:[^\[\n][^\n]*\n)*\n?')
-
-
-def local_packages(lock: Lock) -> set[tuple[str, str]]:
-    """(name, version) of every path package in the lock."""
-    return {(p.name, p.version) for p in lock.packages if p.source is None}
 
 
 def drop_unused_patches(text: str, names: set[str]) -> str:

@@ -130,8 +130,11 @@ def root_manifest(
     stub_dirs: set[str],
     root_stub: StubSpec | None,
     drop_patches: frozenset[str] | set[str] = frozenset(),
+    document: Any = None,
 ) -> str:
-    """The workspace manifest with members pruned to `members` (absolute dirs) and stub versions masked."""
+    """The workspace manifest with members pruned to `members` (absolute dirs) and stub versions masked.
+
+    `document`: `tomlkit.parse(text)`, when the caller parsed it already (it is changed here)."""
     remaining = sorted(relative(m, root) for m in members if normalise(m) != root)
     if root_stub is not None:
         original = parse_toml(text, where)
@@ -145,13 +148,19 @@ def root_manifest(
         _drop_patches(doc, root, drop_patches)
         return _dump(doc)
     parse_toml(text, where)  # a clear error before tomlkit's
-    document = tomlkit.parse(text)
+    if document is None:
+        document = tomlkit.parse(text)
     workspace = document.get("workspace")
     if isinstance(workspace, dict):
         _prune_members(workspace, remaining, array=toml_array)
     _mask_workspace(document, root, stub_dirs)
     _drop_patches(document, root, drop_patches)
     return tomlkit.dumps(document)
+
+
+def parse_document(text: str) -> Any:
+    """The tomlkit document of a manifest (comments and layout kept), for `root_manifest`."""
+    return tomlkit.parse(text)
 
 
 def _drop_patches(doc: Any, root: str, directories: frozenset[str] | set[str]) -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from cargo_chefpy import cargo, lockfile, manifest
+from cargo_chefpy import lockfile, manifest
 from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.log import Log
 from cargo_chefpy.plan import CrateClass, Plan, Selection, drop_unused, make_plan
-from cargo_chefpy.project import find_project, read_metadata
+from cargo_chefpy.project import PendingMetadata, start_metadata
 from cargo_chefpy.recipe import MAX_FILE_BYTES, Recipe, RecipeCrate, RecipeFile, Role
 from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
 
@@ -150,7 +152,10 @@ def _stub_spec(crate: LocalCrate, plan: Plan) -> manifest.StubSpec:
     )
 
 
-def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple[Recipe, str, Plan]:
+def build_recipe(
+    workspace: Workspace, plan: Plan, lock: lockfile.Lock, root_document: Any = None
+) -> tuple[Recipe, str, Plan]:
+    """The recipe; `root_document` is the root manifest's tomlkit document when it was parsed already."""
     root = workspace.root
     stubs = plan.of(CrateClass.STUB)
     kept = plan.of(CrateClass.KEEP)
@@ -158,11 +163,12 @@ def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple
     remaining = [d.crate for d in (*stubs, *kept)]
     # The lock, pruned by walking its own graph from the members that remain, stub versions masked.
     masks = {d.crate.name: manifest.STUB_VERSION for d in stubs}
-    pruned_lock = lockfile.prune_and_mask(lock, [(c.name, c.version) for c in remaining], masks)
-    pruned = lockfile.parse_lock(pruned_lock)
+    roots = [(c.name, c.version) for c in remaining]
+    pruned_lock = lockfile.prune_and_mask(lock, roots, masks)
+    kept_packages = lockfile.reachable(lock, roots)  # the pruned lock's packages (before masking)
     # A [patch] crate that the pruned graph does not use would need a [[patch.unused]] entry under
     # --locked; it is not needed either, so its [patch] entry goes and its files are not carried.
-    used = lockfile.local_packages(pruned)
+    used = {(p.name, p.version) for p in kept_packages if p.source is None}
     plan = drop_unused(
         plan,
         {d.crate.directory for d in plan.of(CrateClass.EXTERNAL) if (d.crate.name, d.crate.version) in used},
@@ -170,7 +176,7 @@ def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple
     dropped = {c.directory for c in workspace.crates if c.via_patch} - plan.directories(CrateClass.EXTERNAL)
     pruned_lock = lockfile.drop_unused_patches(pruned_lock, {workspace.crate_at(d).name for d in dropped})
     externals = plan.of(CrateClass.EXTERNAL)
-    sourced = sorted(f"{p.name}-{p.version}" for p in pruned.packages if p.source is not None)
+    sourced = sorted(f"{p.name}-{p.version}" for p in kept_packages if p.source is not None)
     vendored = vendored_directories(root) if sourced else []
     vendored_crates = sourced if vendored else []
 
@@ -195,6 +201,7 @@ def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple
         stub_dirs=stub_dirs,
         root_stub=root_stub,
         drop_patches=dropped,
+        document=root_document,
     )
     add(RecipeFile(path=at(ws, "Cargo.toml"), data=root_text.encode(), executable=False, role=Role.WORKSPACE))
     add(
@@ -255,11 +262,41 @@ def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple
     return recipe, recipe_root, plan
 
 
-def prepare(options: PrepareOptions, *, cwd: Path, log: Log) -> Prepared:
-    cargo_bin = cargo.find_cargo()
-    manifest_path = find_project(cwd, options.manifest_path)
-    log.debug(f"reading the workspace of {manifest_path}")
-    metadata = read_metadata(cargo_bin, cwd, manifest_path)
+@dataclass(slots=True)
+class _Early:
+    """What prepare can parse before `cargo metadata` answers, while it runs: the lock and the manifest
+    beside the manifest found (the workspace root's, unless the command runs inside a member). Used only
+    where they turn out to be the workspace's; otherwise, or on any error, the ordinary path parses again
+    and reports errors in its ordinary order."""
+
+    lock_path: str
+    lock: lockfile.Lock | None = None
+    root_text: str | None = None
+    root_document: Any = None
+
+    @classmethod
+    def parse(cls, manifest_path: Path) -> _Early:
+        early = cls(lock_path=str(manifest_path.parent / "Cargo.lock"))
+        # Deliberately broad: this is only a head start, and the ordinary path repeats any step that failed.
+        with contextlib.suppress(Exception):
+            early.lock = lockfile.parse_lock(_read_text(early.lock_path))
+        with contextlib.suppress(Exception):
+            text = _read_text(str(manifest_path))
+            early.root_document = manifest.parse_document(text)
+            early.root_text = text
+        return early
+
+
+def prepare(
+    options: PrepareOptions, *, cwd: Path, log: Log, pending: PendingMetadata | None = None
+) -> Prepared:
+    """`pending`: the `cargo metadata` the caller started (`project.start_metadata`), if it did, so that
+    it ran while the caller imported this module."""
+    if pending is None:
+        pending = start_metadata(cwd, options.manifest_path)
+    log.debug(f"reading the workspace of {pending.manifest_path}")
+    early = _Early.parse(pending.manifest_path)
+    metadata = pending.result()
     workspace = load_workspace(metadata, _read_text)
     lock_path = Path(workspace.root) / "Cargo.lock"
     if not lock_path.is_file():
@@ -267,7 +304,9 @@ def prepare(options: PrepareOptions, *, cwd: Path, log: Log) -> Prepared:
             f"{lock_path} is missing: a cached build needs a lock file",
             hint="run `cargo generate-lockfile` and commit Cargo.lock",
         )
-    lock = lockfile.parse_lock(_read_text(str(lock_path)))
+    lock = early.lock if early.lock is not None and early.lock_path == str(lock_path) else None
+    if lock is None:
+        lock = lockfile.parse_lock(_read_text(str(lock_path)))
     plan = make_plan(workspace, options.selection)
     remaining = plan.directories(CrateClass.STUB, CrateClass.KEEP)
     lockfile.check_members(
@@ -278,7 +317,8 @@ def prepare(options: PrepareOptions, *, cwd: Path, log: Log) -> Prepared:
             if c.package is not None and c.directory in remaining
         ],
     )
-    recipe, recipe_root, plan = build_recipe(workspace, plan, lock)
+    root_document = early.root_document if early.root_text == workspace.root_manifest else None
+    recipe, recipe_root, plan = build_recipe(workspace, plan, lock, root_document)
     return Prepared(recipe=recipe, plan=plan, workspace=workspace, recipe_root=recipe_root)
 
 
