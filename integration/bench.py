@@ -136,6 +136,22 @@ def freeze_tool(dest: Path) -> tuple[Path, str]:
     return dest, digest.hexdigest()
 
 
+def tool_command(work: Path, source: Path) -> tuple[list[str], str]:
+    """How the bench runs the tool: as a Docker image does, the zipapp (built from `source`) under the
+    system's python3 (Debian's /usr/bin/python3, what `/usr/bin/env python3` finds in a Debian image), or
+    this interpreter where that is missing or older than 3.11. Its shiv cache lives in `work`."""
+    from integration.bench_overhead import build_zipapp
+
+    zipapp = build_zipapp(work, source)
+    system = "/usr/bin/python3"
+    check = [system, "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]
+    usable = os.path.exists(system) and subprocess.run(check, check=False).returncode == 0
+    interpreter = system if usable else sys.executable
+    os.environ["SHIV_ROOT"] = str(work / "shiv-root")  # every tool run inherits it
+    subprocess.run([interpreter, str(zipapp), "--version"], check=True, capture_output=True)  # extracts
+    return [interpreter, str(zipapp)], f"{interpreter} cargo-chefpy (the zipapp)"
+
+
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from integration import bench_overhead
     from integration.bench_matrix import run_matrix
@@ -143,14 +159,16 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     parts = args.only or list(PARTS)
     source, digest = freeze_tool(work / "tool")
-    tool = [sys.executable, str(source / "bin" / "cargo-chefpy")]
-    say(f"measuring a frozen copy of the tool ({digest[:12]}) in {source}")
+    script = source / "bin" / "cargo-chefpy"  # the same code from source, for cProfile
+    tool, tool_label = tool_command(work / "tool-zipapp", source)
+    say(f"measuring a frozen copy of the tool ({digest[:12]}) in {source}, run as `{tool_label}`")
     results: dict[str, Any] = {
         "started": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {
             **machine(),
             "dont_write_bytecode_dropped": args.dont_write_bytecode,
             "tool_digest": digest,
+            "tool_command": tool_label,
         },
         "runs": args.runs,
         "parts": parts,
@@ -185,7 +203,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             ratio = _edit_ratio(matrix)
             say("measuring `cargo chefpy build` against `cargo build` where both have nothing to compile")
             overhead = bench_overhead.measure_build_overhead(
-                work / "matrix" / "flows" / "chefpy" / "app", 7, tool, with_profile=ratio > 1.15
+                work / "matrix" / "flows" / "chefpy" / "app",
+                7,
+                tool,
+                script=script,
+                with_profile=ratio > 1.15,
             )
             results["build_overhead"] = _jsonable(overhead)
     if "prepare" in parts:
@@ -196,7 +218,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             say(f"prepare is {big.ratio:.2f}x cargo metadata at {big.members} members: profiling it")
             root = work / "prepare" / f"wide-{big.members}"
             prepare_args = ["prepare", "-p", "app", "--recipe-path", str(work / "p.json")]
-            top = bench_overhead.profile(tool, prepare_args, root, work / "prepare.pstats")
+            top = bench_overhead.profile(script, prepare_args, root, work / "prepare.pstats")
             results["prepare_profile"] = {"members": big.members, "top": top}
     if "cook" in parts and context is not None:
         results["cook"] = _jsonable(bench_overhead.measure_cook(work / "cook", context, args.runs, tool, say))

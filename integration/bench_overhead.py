@@ -105,13 +105,13 @@ def measure_prepare(
 
 
 def profile(
-    tool: Sequence[str], args: Sequence[str], cwd: Path, stats_file: Path, top: int = 15
+    script: Path, args: Sequence[str], cwd: Path, stats_file: Path, top: int = 15
 ) -> list[tuple[str, int, float, float]]:
-    """cProfile of one tool run (`python -m cProfile bin/cargo-chefpy ARGS`): its own functions and the
-    TOML parsers it calls, as (function, calls, own seconds, cumulative seconds), costliest first; the CLI
-    wrappers that only call the rest are left out."""
+    """cProfile of one tool run (`python -m cProfile bin/cargo-chefpy ARGS`, `script` being the frozen
+    copy's bin/cargo-chefpy): its own functions and the TOML parsers it calls, as (function, calls, own
+    seconds, cumulative seconds), costliest first; the CLI wrappers that only call the rest are left out."""
     subprocess.run(
-        [sys.executable, "-m", "cProfile", "-o", str(stats_file), *tool[1:], *args],
+        [sys.executable, "-m", "cProfile", "-o", str(stats_file), str(script), *args],
         cwd=cwd,
         check=True,
         capture_output=True,
@@ -140,7 +140,7 @@ class BuildOverhead:
 
 
 def measure_build_overhead(
-    workspace: Path, runs: int, tool: Sequence[str], *, with_profile: bool
+    workspace: Path, runs: int, tool: Sequence[str], *, script: Path, with_profile: bool
 ) -> BuildOverhead:
     result = BuildOverhead()
     timed([*tool, "build", *CARGO_BUILD], workspace)
@@ -148,7 +148,9 @@ def measure_build_overhead(
         result.chefpy.append(timed([*tool, "build", *CARGO_BUILD], workspace)[1])
         result.cargo.append(timed([cargo(), "build", *CARGO_BUILD, "--offline"], workspace)[1])
     if with_profile:
-        result.profile = profile(tool, ["build", *CARGO_BUILD], workspace, workspace.parent / "build.pstats")
+        result.profile = profile(
+            script, ["build", *CARGO_BUILD], workspace, workspace.parent / "build.pstats"
+        )
     return result
 
 

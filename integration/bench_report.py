@@ -509,7 +509,8 @@ def machine_section(results: dict[str, Any]) -> list[str]:
         [
             "cargo-chefpy",
             f"commit {machine['commit']}; the run measured a copy frozen at its start, sources sha256 "
-            f"{machine.get('tool_digest', 'unknown')[:12]}",
+            f"{machine.get('tool_digest', 'unknown')[:12]}, "
+            f"run as `{machine.get('tool_command', 'python3 bin/cargo-chefpy')}`",
         ],
         ["load average (1/5/15 min)", load],
     ]
