@@ -171,6 +171,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "tool_command": tool_label,
         },
         "runs": args.runs,
+        "headline_runs": max(args.runs, args.headline_runs),
         "parts": parts,
     }
     context: Path | None = None
@@ -192,6 +193,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             work / "matrix",
             context,
             runs=args.runs,
+            runs_for={"edit-serviceZ": max(args.runs, args.headline_runs)},
             approaches=approaches,
             tool=tool,
             no_cache_scenarios=["edit-serviceZ", *(args.no_cache_in or [])],
@@ -256,6 +258,12 @@ def workspace_facts(context: Path) -> dict[str, Any]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m integration.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="final-stage runs per cell (at least 3)")
+    parser.add_argument(
+        "--headline-runs",
+        type=int,
+        default=7,
+        help="final-stage runs per cell in the headline scenario, edit serviceZ (default 7)",
+    )
     parser.add_argument("--only", action="append", choices=PARTS, help="run only these parts")
     parser.add_argument(
         "--approaches", action="append", choices=[a.name for a in Approach], help="matrix: only these"

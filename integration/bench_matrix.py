@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -147,13 +147,15 @@ def run_matrix(
     base_context: Path,
     *,
     runs: int,
+    runs_for: Mapping[str, int] | None = None,
     approaches: Sequence[Approach],
     tool: Sequence[str],
     scenarios: Sequence[Scenario] = SCENARIOS,
     no_cache_scenarios: Sequence[str] = ("edit-serviceZ",),
     say: Callable[[str], None],
 ) -> MatrixResult:
-    """Measure every approach in every scenario and mode.
+    """Measure every approach in every scenario and mode, `runs` times (`runs_for`: scenario key -> runs,
+    where a scenario needs more).
 
     The no-cache approach builds into an empty target dir, which neither the scenario nor the mtime mode
     changes, so it runs only in `no_cache_scenarios`, in one mode."""
@@ -193,7 +195,8 @@ def run_matrix(
                 )
                 cells.append(cell)
                 active.append((flow, cell, preserve))
-        for run in range(runs):
+        scenario_runs = (runs_for or {}).get(scenario.key, runs)
+        for run in range(scenario_runs):
             for flow, cell, preserve in active:
                 stage = flow.run_final(preserve_mtimes=preserve)
                 cell.seconds.append(stage.seconds)
@@ -205,7 +208,7 @@ def run_matrix(
                 cell.correct = cell.correct and all(e in stage.output for e in expect)
             lower_samples.append(lower.sample())
             say(
-                f"{scenario.key}: run {run + 1}/{runs}: "
+                f"{scenario.key}: run {run + 1}/{scenario_runs}: "
                 + ", ".join(f"{c.approach}/{c.mode} {c.seconds[-1]:.1f} s" for _, c, _ in active)
                 + f", lower bound {lower_samples[-1].seconds:.2f} s"
             )
