@@ -52,35 +52,42 @@ def _spawn_error(cargo: str, exc: OSError) -> CargoError:
 
 class Capture:
     """`cargo ARGS` running in the background, its output drained by a thread so that cargo never blocks
-    on a full pipe; `result()` waits for it. Lets prepare parse what it can while cargo metadata runs."""
+    on a full pipe; `result()` waits for it. Lets prepare parse what it can while cargo metadata runs.
+    Whoever starts one and may not reach `result()` calls `close()`."""
 
     def __init__(self, cargo: str, args: Sequence[str], *, cwd: Path) -> None:
         self.cargo, self.args, self.cwd = cargo, list(args), cwd
-        self._done: subprocess.CompletedProcess[bytes] | OSError = OSError("it did not start")
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
         try:
             # bytes, decoded later: text=True would import locale on every start-up
-            self._done = subprocess.run(
-                [self.cargo, *self.args], cwd=self.cwd, capture_output=True, check=False
+            self._proc = subprocess.Popen(
+                [cargo, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
         except OSError as exc:
-            self._done = exc
+            raise _spawn_error(cargo, exc) from exc
+        self._output: tuple[bytes, bytes] = (b"", b"")
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        self._output = self._proc.communicate()
 
     def result(self) -> str:
         """cargo's stdout; on failure a CargoError carrying cargo's own message."""
         self._thread.join()
-        done = self._done
-        if isinstance(done, OSError):
-            raise _spawn_error(self.cargo, done) from done
-        if done.returncode != 0:
+        stdout, stderr = self._output
+        if self._proc.returncode != 0:
             raise CargoError(
-                f"`cargo {' '.join(self.args[:1])}` failed with exit code {done.returncode} (in {self.cwd})",
+                f"`cargo {' '.join(self.args[:1])}` failed with exit code {self._proc.returncode} "
+                f"(in {self.cwd})",
                 hint="cargo's message is above; fix it and run again",
-            ).with_output(done.stderr.decode(errors="replace"))
-        return done.stdout.decode(errors="replace")
+            ).with_output(stderr.decode(errors="replace"))
+        return stdout.decode(errors="replace")
+
+    def close(self) -> None:
+        """Stop cargo if it still runs (after an error or Ctrl-C elsewhere), and wait for the drain."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._thread.join()
 
 
 def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:

@@ -199,21 +199,26 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
     from cargo_chefpy.project import start_metadata
 
     pending = start_metadata(cwd, ns.manifest_path)
+    try:
+        from cargo_chefpy.plan import Selection
+        from cargo_chefpy.prepare import PrepareOptions, prepare
+
+        selection = Selection(
+            packages=tuple(ns.package),
+            bins=tuple(ns.bin),
+            stub=tuple(ns.stub),
+            keep=tuple(ns.keep),
+            stub_all=ns.stub_all,
+        )
+        options = PrepareOptions(manifest_path=ns.manifest_path, selection=selection)
+        prepared = prepare(options, cwd=cwd, log=log, pending=pending)
+    finally:
+        pending.close()  # a no-op once prepare has read cargo's answer
 
     from cargo_chefpy.fsutil import atomic_write
-    from cargo_chefpy.plan import Selection
-    from cargo_chefpy.prepare import PrepareOptions, explain, prepare, summary
+    from cargo_chefpy.prepare import explain, summary
     from cargo_chefpy.recipe import dumps
 
-    selection = Selection(
-        packages=tuple(ns.package),
-        bins=tuple(ns.bin),
-        stub=tuple(ns.stub),
-        keep=tuple(ns.keep),
-        stub_all=ns.stub_all,
-    )
-    options = PrepareOptions(manifest_path=ns.manifest_path, selection=selection)
-    prepared = prepare(options, cwd=cwd, log=log, pending=pending)
     if ns.explain:
         sys.stdout.write("\n".join(explain(prepared)) + "\n")
         sys.stdout.flush()

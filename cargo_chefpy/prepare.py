@@ -294,6 +294,10 @@ def prepare(
     it ran while the caller imported this module."""
     if pending is None:
         pending = start_metadata(cwd, options.manifest_path)
+        try:
+            return prepare(options, cwd=cwd, log=log, pending=pending)
+        finally:
+            pending.close()
     log.debug(f"reading the workspace of {pending.manifest_path}")
     early = _Early.parse(pending.manifest_path)
     metadata = pending.result()

@@ -38,6 +38,9 @@ class PendingMetadata:
         self.manifest_path = manifest_path
         self._capture = cargo.metadata_no_deps(cargo_bin, cwd=cwd, manifest_path=manifest_path)
 
+    def close(self) -> None:
+        self._capture.close()
+
     def result(self) -> Metadata:
         try:
             text = self._capture.result()

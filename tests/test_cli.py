@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,9 +132,21 @@ def test_an_unknown_flag_is_a_usage_error_not_an_argparse_exit(
 
 
 def test_ctrl_c_exits_130_without_a_traceback(
-    workspace: Make, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    workspace: Make, fp: FakeProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ws = workspace("seed", register=0)
+    # cargo metadata starts before prepare is imported; this one runs until it is killed.
+    killed = threading.Event()
+    signals: list[int] = []
+
+    def run_until_killed(process: object) -> None:
+        killed.wait(60)
+
+    def on_signal(process: object, sig: int) -> None:
+        signals.append(sig)
+        killed.set()
+
+    fp.register(ws.metadata_argv(), stdout=ws.metadata, callback=run_until_killed, signal_callback=on_signal)
 
     def interrupt(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
@@ -140,6 +154,7 @@ def test_ctrl_c_exits_130_without_a_traceback(
     monkeypatch.setattr("cargo_chefpy.prepare.prepare", interrupt)
     assert main(["prepare"], cwd=ws.root) == 130
     assert "Traceback" not in capsys.readouterr().err
+    assert signals == [signal.SIGKILL]  # not left running behind us
 
 
 def test_cook_of_a_missing_recipe_is_a_recipe_error(
