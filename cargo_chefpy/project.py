@@ -65,4 +65,8 @@ def start_metadata(cwd: Path, manifest_path: Path | None) -> PendingMetadata:
 
 
 def read_metadata(cargo_bin: str, cwd: Path, manifest_path: Path) -> Metadata:
-    return PendingMetadata(cargo_bin, cwd, manifest_path).result()
+    pending = PendingMetadata(cargo_bin, cwd, manifest_path)
+    try:
+        return pending.result()
+    finally:
+        pending.close()  # stops cargo only if waiting for it was interrupted
