@@ -103,7 +103,7 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
         parts = [f"{st.kept_crates} kept crate(s)", f"{st.external_crates} external"]
         if st.vendored_dirs:
             where = ", ".join(f"{d}/" for d in st.vendored_dirs)
-            parts.append(f"{len(st.vendored)} in {where} watched by build scripts")
+            parts.append(f"{len(st.vendored)} in {where}")
         if st.dirs:
             parts.append(f"{len(st.dirs)} watched dir(s)")
         log.status(

@@ -25,7 +25,7 @@ def find_cargo(env: Mapping[str, str] | None = None) -> str:
                 hint="unset CARGO or point it at a working cargo binary",
             )
         return explicit
-    found = _which("cargo", environ.get("PATH", os.defpath))
+    found = _which("cargo", environ.get("PATH"))
     if found is None:
         raise CargoError(
             "cargo was not found on PATH",
@@ -34,8 +34,15 @@ def find_cargo(env: Mapping[str, str] | None = None) -> str:
     return found
 
 
-def _which(name: str, path: str) -> str | None:
+def _which(name: str, path: str | None) -> str | None:
     """shutil.which's answer for a plain name on POSIX, without importing shutil on every start-up."""
+    if path is None:
+        try:
+            path = os.confstr("CS_PATH") or os.defpath
+        except (AttributeError, ValueError):
+            path = os.defpath
+    if not path:
+        return None
     for directory in path.split(os.pathsep):
         candidate = os.path.join(directory or ".", name)
         if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
@@ -92,7 +99,11 @@ class Capture:
 
 def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:
     """Run `cargo ARGS` and return its stdout; on failure raise CargoError carrying cargo's own message."""
-    return Capture(cargo, args, cwd=cwd).result()
+    running = Capture(cargo, args, cwd=cwd)
+    try:
+        return running.result()
+    finally:
+        running.close()
 
 
 def metadata_no_deps(cargo: str, *, cwd: Path, manifest_path: Path | None) -> Capture:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -58,20 +59,21 @@ def digest_watched(root: Path, watched: Iterable[str]) -> tuple[dict[str, str], 
 
     for path in sorted(set(watched)):
         full = os.path.join(root, path)
-        try:
+        # An entry that cannot be read is left out: unstamped, it keeps its new mtime (slower, not wrong).
+        with contextlib.suppress(OSError):
             mode = os.lstat(full).st_mode
-        except OSError:
-            continue
-        if stat.S_ISREG(mode):
-            files[path] = file_digest(full)
-        elif stat.S_ISDIR(mode):
-            for dirpath, dirnames, filenames in os.walk(full):
-                dirnames.sort()
-                dirs[rel(dirpath)] = listing_digest(dirpath)
-                for name in filenames:
-                    child = os.path.join(dirpath, name)
-                    if stat.S_ISREG(os.lstat(child).st_mode):
-                        files[rel(child)] = file_digest(child)
+            if stat.S_ISREG(mode):
+                files[path] = file_digest(full)
+            elif stat.S_ISDIR(mode):
+                for dirpath, dirnames, filenames in os.walk(full):
+                    dirnames.sort()
+                    with contextlib.suppress(OSError):
+                        dirs[rel(dirpath)] = listing_digest(dirpath)
+                    for name in filenames:
+                        child = os.path.join(dirpath, name)
+                        with contextlib.suppress(OSError):
+                            if stat.S_ISREG(os.lstat(child).st_mode):
+                                files[rel(child)] = file_digest(child)
     return files, dirs
 
 

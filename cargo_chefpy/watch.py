@@ -13,7 +13,7 @@ Where that file cannot be read, the whole crate counts as watched: settling more
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,18 +44,24 @@ class BuildScripts:
                 output = os.path.join(os.path.dirname(os.path.normpath(out_dir)), "output")
                 self.outputs.setdefault(package_id, set()).add(output)
 
-    def watched(self, root: str) -> Iterator[str]:
+    def watched(
+        self, root: str, *, skip_packages: Collection[str] = (), skip_dirs: Iterable[str] = ()
+    ) -> Iterator[str]:
         """Every path under `root` (relative to it, posix) that a build script of a package under `root`
-        watches; the package's whole directory when its script's output cannot be read."""
+        watches; the package's whole directory when its script's output cannot be read.
+
+        `skip_packages`: package directories to leave out (stubs: they compile again anyway, and cook
+        removes their outputs). `skip_dirs`: directories no path may lie in (the target directory)."""
+        skipped = tuple(os.path.normpath(d) for d in skip_dirs)
         for package_id, outputs in sorted(self.outputs.items()):
             package_root = self.package_roots.get(package_id)
-            if package_root is None or not _inside(package_root, root):
+            if package_root is None or package_root in skip_packages or not _inside(package_root, root):
                 continue
             for output in sorted(outputs):
                 paths = rerun_paths(output)
                 for path in [package_root] if paths is None else paths:
                     full = os.path.normpath(os.path.join(package_root, path))
-                    if _inside(full, root):
+                    if _inside(full, root) and not any(_inside(full, d) or _inside(d, full) for d in skipped):
                         yield os.path.relpath(full, root).replace(os.sep, "/")
 
 
@@ -67,10 +73,11 @@ def rerun_paths(output: str) -> list[str] | None:
     except OSError:
         return None
     paths = []
-    for line in text.splitlines():
+    for line in text.split("\n"):  # as cargo reads it: lines end at \n, values lose trailing whitespace
         for prefix in _RERUN_PREFIXES:
-            if line.startswith(prefix) and line[len(prefix) :]:
-                paths.append(line[len(prefix) :])
+            value = line[len(prefix) :].rstrip() if line.startswith(prefix) else ""
+            if value:
+                paths.append(value)
     return paths
 
 

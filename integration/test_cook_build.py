@@ -138,6 +138,20 @@ def test_the_stamp_holds_exactly_the_vendored_paths_that_cooked_build_scripts_wa
     assert "src/libB/src/lib.rs" in st["files"]  # every file of a kept crate, as before
 
 
+def test_a_stubbed_crate_with_a_build_script_stamps_nothing_of_it(tmp_path: Path) -> None:
+    """A stub's build script runs in cook, but its outputs are removed and it compiles again anyway: none of
+    its paths, and nothing of the target dir, may land in the stamp (or be settled by build)."""
+    root = seed(tmp_path, lib_build_script="rerun-dir")
+    f = flow(tmp_path, root, ["-p", "serviceZ", "--stub", "libB"], cook=["--release", "-p", "serviceZ"])
+    f.cook(f.prepare())
+    st = json.loads((f.workdir / "target" / "cargo-chefpy-stamp.json").read_text())
+    stamped = [*st["files"], *st["vendored"], *st["dirs"]]
+    assert not [p for p in stamped if p.startswith(("src/libB/", "target/"))]
+    assert "vendored/fake-libc/src/probe" in st["dirs"]
+    stage = f.final(preserve_mtimes=False)
+    assert stage.compiled == {"libB", "serviceZ"}
+
+
 def test_service_z_at_version_0_0_1_with_old_mtimes_runs_the_real_binary(tmp_path: Path) -> None:
     root = seed(tmp_path, service_z_version="0.0.1")
     set_all_mtimes(root, OLD)

@@ -46,7 +46,7 @@ def test_watched_paths_come_from_the_build_script_output(tmp_path: Path) -> None
     output = "\n".join(
         [
             "cargo:rustc-cfg=freebsd11",
-            "cargo:rerun-if-changed=build.rs",
+            "cargo:rerun-if-changed=build.rs  \r",  # cargo trims the value's end
             "cargo::rerun-if-changed=src/probe",
             "cargo:rerun-if-changed=../shared/table.txt",
             f"cargo:rerun-if-changed={tmp_path / 'elsewhere.txt'}",  # outside the root: not ours to settle
@@ -63,6 +63,19 @@ def test_watched_paths_come_from_the_build_script_output(tmp_path: Path) -> None
         "vendored/libc/src/probe",
         "vendored/shared/table.txt",
     ]
+
+
+def test_stub_packages_and_the_target_dir_are_never_watched(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    stub = root / "src" / "libB"
+    stub.mkdir(parents=True)
+    scripts = _script(tmp_path, stub, "path+file:///app/src/libB#0.0.1", None)  # the stub's output: removed
+    rooted = _script(tmp_path / "r", root, "path+file:///app#0.1.0", "cargo:rerun-if-changed=.\n")
+    scripts.package_roots.update(rooted.package_roots)
+    scripts.outputs.update(rooted.outputs)
+    target = str(root / "target")
+    assert list(scripts.watched(str(root), skip_packages={str(stub)}, skip_dirs=[target])) == []
+    assert list(scripts.watched(str(root), skip_dirs=[target])) == ["src/libB"]
 
 
 def test_an_unreadable_output_watches_the_whole_crate(tmp_path: Path) -> None:
