@@ -157,14 +157,11 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
         )
     target_dir = target_directory(cargo_bin, workspace, build)
     # Read what the build scripts watch before the stubs' outputs (their scripts' among them) go.
-    watched = list(
-        scripts.watched(
-            os.path.normpath(root.resolve()), skip_packages=stub_dirs, skip_dirs=[str(target_dir)]
-        )
-    )
+    real_root = root.resolve()
+    watched = list(scripts.watched(str(real_root), skip_packages=stub_dirs, skip_dirs=[str(target_dir)]))
     removed = artifacts.remove(found, profile_dirs(target_dir, build))
     log.status("Cleaned", f"{removed} output(s) of {len(stub_dirs)} stubbed crate(s)")
-    path = stamp.write(target_dir, make_stamp(rec, data, build, root.resolve(), watched))
+    path = stamp.write(target_dir, make_stamp(rec, data, build, real_root, watched))
     log.debug(f"stamp written to {path}")
     return 0
 

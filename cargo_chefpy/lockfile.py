@@ -169,8 +169,13 @@ def prune_and_mask(lock: Lock | str, roots: Iterable[tuple[str, str]], masks: Ma
     then give the local packages named in `masks` (name -> new version) the new version."""
     if isinstance(lock, str):
         lock = parse_lock(lock)
+    return write_lock(lock, reachable(lock, roots), masks)
+
+
+def write_lock(lock: Lock, kept: list[LockPackage], masks: Mapping[str, str]) -> str:
+    """The lock file holding only `kept` (packages of `lock`, e.g. from `reachable`), the local packages
+    named in `masks` (name -> new version) given the new version, written as cargo writes it."""
     index = _by_name(lock.packages)
-    kept = reachable(lock, roots)
 
     def version(p: LockPackage) -> str:
         return masks[p.name] if p.source is None and p.name in masks else p.version

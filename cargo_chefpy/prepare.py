@@ -163,9 +163,8 @@ def build_recipe(
     remaining = [d.crate for d in (*stubs, *kept)]
     # The lock, pruned by walking its own graph from the members that remain, stub versions masked.
     masks = {d.crate.name: manifest.STUB_VERSION for d in stubs}
-    roots = [(c.name, c.version) for c in remaining]
-    pruned_lock = lockfile.prune_and_mask(lock, roots, masks)
-    kept_packages = lockfile.reachable(lock, roots)  # the pruned lock's packages (before masking)
+    kept_packages = lockfile.reachable(lock, [(c.name, c.version) for c in remaining])
+    pruned_lock = lockfile.write_lock(lock, kept_packages, masks)
     # A [patch] crate that the pruned graph does not use would need a [[patch.unused]] entry under
     # --locked; it is not needed either, so its [patch] entry goes and its files are not carried.
     used = {(p.name, p.version) for p in kept_packages if p.source is None}
