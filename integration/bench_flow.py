@@ -25,7 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Final, Protocol
 
-from integration.flow import DockerFlow, ok
+from integration.flow import DockerFlow, ok, replace_tree
 from integration.workspaces import copy_tree
 
 TARGET: Final = "serviceZ"
@@ -92,14 +92,20 @@ def run_service(workspace: Path) -> str:
     return proc.stdout.strip()
 
 
-def restore(snapshot: Path, workdir: Path) -> None:
-    shutil.rmtree(workdir, ignore_errors=True)
-    subprocess.run(["cp", "-a", str(snapshot), str(workdir)], check=True)
-
-
-def _snapshot(workdir: Path, snapshot: Path) -> None:
-    shutil.rmtree(snapshot, ignore_errors=True)
-    subprocess.run(["cp", "-a", str(workdir), str(snapshot)], check=True)
+def final_stage(
+    workdir: Path, context: Path, layer: Path | None, command: list[str], *, preserve_mtimes: bool
+) -> Stage:
+    """One final stage: the cooked `layer` restored as the WORKDIR (an empty one without a layer), the context
+    copied over it (`COPY . .`), then `command` timed, and serviceZ run."""
+    if layer is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        replace_tree(layer, workdir)
+    copy_tree(context, workdir, preserve_mtimes=preserve_mtimes, exclude=("target",))
+    proc, wall, cpu = timed(command, workdir)
+    return Stage(
+        compiled=compiled_crates(proc.stderr), seconds=wall, cpu_seconds=cpu, output=run_service(workdir)
+    )
 
 
 class Flow(Protocol):
@@ -159,25 +165,19 @@ class ChefFlow(DockerFlow):
             source = self.context.parent / self._context_relative(recipe, vendored)
             copy_tree(source, self.workdir / vendored, preserve_mtimes=False)
         timed([*self.tool, "cook", *self.cook_args], self.workdir)
-        _snapshot(self.workdir, self.snapshot)
+        replace_tree(self.workdir, self.snapshot)
         self.cooked_recipe = recipe
         self.cooks += 1
         self.cook_seconds = time.perf_counter() - start
         return False
 
     def run_final(self, *, preserve_mtimes: bool) -> Stage:
-        restore(self.snapshot, self.workdir)
-        copy_tree(self.context, self.workdir, preserve_mtimes=preserve_mtimes, exclude=("target",))
         if self.approach is Approach.CHEFPY:
             command = [*self.tool, "build", *CARGO_BUILD]
         else:
             command = [cargo(), "build", *CARGO_BUILD, "--offline"]
-        proc, wall, cpu = timed(command, self.workdir)
-        return Stage(
-            compiled=compiled_crates(proc.stderr),
-            seconds=wall,
-            cpu_seconds=cpu,
-            output=run_service(self.workdir),
+        return final_stage(
+            self.workdir, self.context, self.snapshot, command, preserve_mtimes=preserve_mtimes
         )
 
 
@@ -228,19 +228,14 @@ class CargoNewFlow:
         timed([cargo(), "build", *CARGO_BUILD, "--offline"], self.workdir)
         for stale in (self.workdir / "target" / "release" / "deps").glob(f"{TARGET}-*"):
             stale.unlink()
-        _snapshot(self.workdir, self.snapshot)
+        replace_tree(self.workdir, self.snapshot)
         self.cook_seconds = time.perf_counter() - start
         return False
 
     def run_final(self, *, preserve_mtimes: bool) -> Stage:
-        restore(self.snapshot, self.workdir)
-        copy_tree(self.context, self.workdir, preserve_mtimes=preserve_mtimes, exclude=("target",))
-        proc, wall, cpu = timed([cargo(), "build", *CARGO_BUILD, "--offline"], self.workdir)
-        return Stage(
-            compiled=compiled_crates(proc.stderr),
-            seconds=wall,
-            cpu_seconds=cpu,
-            output=run_service(self.workdir),
+        command = [cargo(), "build", *CARGO_BUILD, "--offline"]
+        return final_stage(
+            self.workdir, self.context, self.snapshot, command, preserve_mtimes=preserve_mtimes
         )
 
 
@@ -264,15 +259,8 @@ class NoCacheFlow:
         return None
 
     def run_final(self, *, preserve_mtimes: bool) -> Stage:
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        copy_tree(self.context, self.workdir, preserve_mtimes=preserve_mtimes, exclude=("target",))
-        proc, wall, cpu = timed([cargo(), "build", *CARGO_BUILD, "--offline"], self.workdir)
-        return Stage(
-            compiled=compiled_crates(proc.stderr),
-            seconds=wall,
-            cpu_seconds=cpu,
-            output=run_service(self.workdir),
-        )
+        command = [cargo(), "build", *CARGO_BUILD, "--offline"]
+        return final_stage(self.workdir, self.context, None, command, preserve_mtimes=preserve_mtimes)
 
 
 def make_flow(approach: Approach, tmp: Path, context: Path, tool: Sequence[str]) -> Flow:

@@ -175,24 +175,29 @@ def _dependencies(deps: Mapping[str, Any], lib: LocalLib, libs: Mapping[str, Loc
     return out
 
 
+def _library_manifest(
+    debian: Mapping[str, Any], name: str, version: str, description: str | None
+) -> dict[str, Any]:
+    """[package] and [lib] of a library built from a Debian crate: only its library, no tests or benches."""
+    package: dict[str, Any] = {"name": name, "version": version, "edition": debian.get("edition", "2015")}
+    if description is not None:
+        package["description"] = description
+    package |= {
+        "license": debian.get("license", "MIT"),
+        "publish": False,
+        "autotests": False,
+        "autobenches": False,
+        "autoexamples": False,
+    }
+    return {"package": package, "lib": {"path": "src/lib.rs", "bench": False, "doctest": False}}
+
+
 def local_manifest(debian_manifest: str, lib: LocalLib, libs: Mapping[str, LocalLib]) -> str:
     """The member manifest of `lib`: Debian's manifest, renamed, without dev-deps, tests or benches."""
     doc = tomllib.loads(debian_manifest)
     package = doc["package"]
-    out: dict[str, Any] = {
-        "package": {
-            "name": lib.name,
-            "version": MEMBER_VERSION,
-            "edition": package.get("edition", "2015"),
-            "description": f"{package['name']} {package['version']}, copied from Debian as a local member",
-            "license": package.get("license", "MIT"),
-            "publish": False,
-            "autotests": False,
-            "autobenches": False,
-            "autoexamples": False,
-        },
-        "lib": {"path": "src/lib.rs", "bench": False, "doctest": False},
-    }
+    description = f"{package['name']} {package['version']}, copied from Debian as a local member"
+    out = _library_manifest(package, lib.name, MEMBER_VERSION, description)
     for table in _DEP_TABLES:
         if table in doc:
             out[table] = _dependencies(doc[table], lib, libs)
@@ -212,19 +217,7 @@ def patched_manifest(debian_manifest: str) -> str:
     """The `[patch]` crate keeps its name and version (the patch must match), loses dev-deps and tests."""
     doc = tomllib.loads(debian_manifest)
     package = doc["package"]
-    out: dict[str, Any] = {
-        "package": {
-            "name": package["name"],
-            "version": package["version"],
-            "edition": package.get("edition", "2015"),
-            "license": package.get("license", "MIT"),
-            "publish": False,
-            "autotests": False,
-            "autobenches": False,
-            "autoexamples": False,
-        },
-        "lib": {"path": "src/lib.rs", "bench": False, "doctest": False},
-    }
+    out = _library_manifest(package, package["name"], package["version"], None)
     for table in _DEP_TABLES:
         if table in doc:
             out[table] = dict(sorted(doc[table].items()))

@@ -55,6 +55,12 @@ class FinalStage:
     workspace: Path
 
 
+def replace_tree(src: Path, dst: Path) -> None:
+    """`dst` becomes an exact copy of `src`, mtimes, modes and symlinks kept (a layer saved or restored)."""
+    shutil.rmtree(dst, ignore_errors=True)
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+
+
 class DockerFlow:
     """One Dockerfile's worth of stages for the context directory `context` (a workspace root, whose
     parent also holds any path dependency outside it)."""
@@ -107,8 +113,7 @@ class DockerFlow:
             source = self.context.parent / self._context_relative(recipe, vendored)
             copy_tree(source, self.workdir / vendored, preserve_mtimes=False)
         ok(chefpy(["cook", *self.cook_args], self.workdir, env=self.env))
-        shutil.rmtree(self.snapshot, ignore_errors=True)
-        subprocess.run(["cp", "-a", str(self.workdir), str(self.snapshot)], check=True)
+        replace_tree(self.workdir, self.snapshot)
         self.cooked_recipe = recipe
         self.cooks += 1
         return False
@@ -131,8 +136,7 @@ class DockerFlow:
         self, *, preserve_mtimes: bool, extra_build_args: list[str] | None = None, cwd: Path | None = None
     ) -> FinalStage:
         """Restore the cooked layer, COPY the context over it, run build; report what compiled."""
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        subprocess.run(["cp", "-a", str(self.snapshot), str(self.workdir)], check=True)
+        replace_tree(self.snapshot, self.workdir)
         workspace_rel = self._recipe_root(self.cooked_recipe or b'{"workspace": "."}')
         if workspace_rel == ".":
             copy_tree(self.context, self.workdir, preserve_mtimes=preserve_mtimes, exclude=("target",))
