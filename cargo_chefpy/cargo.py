@@ -11,43 +11,26 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from cargo_chefpy import early
 from cargo_chefpy.errors import CargoError
 
 
 def find_cargo(env: Mapping[str, str] | None = None) -> str:
     """`$CARGO` first (cargo sets it for subcommands), then PATH."""
     environ = os.environ if env is None else env
+    found = early.cargo_path(environ)
     explicit = environ.get("CARGO")
-    if explicit:
-        if not os.access(explicit, os.X_OK) or Path(explicit).is_dir():
-            raise CargoError(
-                f"$CARGO points at {explicit}, which is not an executable file",
-                hint="unset CARGO or point it at a working cargo binary",
-            )
-        return explicit
-    found = _which("cargo", environ.get("PATH"))
+    if explicit and found is None:
+        raise CargoError(
+            f"$CARGO points at {explicit}, which is not an executable file",
+            hint="unset CARGO or point it at a working cargo binary",
+        )
     if found is None:
         raise CargoError(
             "cargo was not found on PATH",
             hint="install Rust with rustup (https://rustup.rs) or set $CARGO to the cargo binary",
         )
     return found
-
-
-def _which(name: str, path: str | None) -> str | None:
-    """shutil.which's answer for a plain name on POSIX, without importing shutil on every start-up."""
-    if path is None:
-        try:
-            path = os.confstr("CS_PATH") or os.defpath
-        except (AttributeError, ValueError):
-            path = os.defpath
-    if not path:
-        return None
-    for directory in path.split(os.pathsep):
-        candidate = os.path.join(directory or ".", name)
-        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
-            return candidate
-    return None
 
 
 def _spawn_error(cargo: str, exc: OSError) -> CargoError:
@@ -58,43 +41,35 @@ def _spawn_error(cargo: str, exc: OSError) -> CargoError:
 
 
 class Capture:
-    """`cargo ARGS` running in the background, its output drained by a thread so that cargo never blocks
-    on a full pipe; `result()` waits for it. Lets prepare parse what it can while cargo metadata runs.
-    Whoever starts one and may not reach `result()` calls `close()`."""
+    """`cargo ARGS` running in the background, its output spooled to anonymous files (`early.Running`);
+    `result()` waits for it. Lets prepare parse what it can while cargo metadata runs. Whoever starts
+    one and may not reach `result()` calls `close()`."""
 
-    def __init__(self, cargo: str, args: Sequence[str], *, cwd: Path) -> None:
+    def __init__(
+        self, cargo: str, args: Sequence[str], *, cwd: Path, running: early.Running | None = None
+    ) -> None:
+        """`running`: the same command, already started (`early.take`)."""
         self.cargo, self.args, self.cwd = cargo, list(args), cwd
-        try:
-            # bytes, decoded later: text=True would import locale on every start-up
-            self._proc = subprocess.Popen(
-                [cargo, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            )
-        except OSError as exc:
-            raise _spawn_error(cargo, exc) from exc
-        self._output: tuple[bytes, bytes] = (b"", b"")
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        self._output = self._proc.communicate()
+        if running is None:
+            try:
+                running = early.Running([cargo, *args], str(cwd))
+            except OSError as exc:
+                raise _spawn_error(cargo, exc) from exc
+        self._running = running
 
     def result(self) -> str:
         """cargo's stdout; on failure a CargoError carrying cargo's own message."""
-        self._thread.join()
-        stdout, stderr = self._output
-        if self._proc.returncode != 0:
+        code = self._running.wait()
+        if code != 0:
             raise CargoError(
-                f"`cargo {' '.join(self.args[:1])}` failed with exit code {self._proc.returncode} "
-                f"(in {self.cwd})",
+                f"`cargo {' '.join(self.args[:1])}` failed with exit code {code} (in {self.cwd})",
                 hint="cargo's message is above; fix it and run again",
-            ).with_output(stderr.decode(errors="replace"))
-        return stdout.decode(errors="replace")
+            ).with_output(self._running.contents(self._running.stderr).decode(errors="replace"))
+        return self._running.contents(self._running.stdout).decode(errors="replace")
 
     def close(self) -> None:
-        """Stop cargo if it still runs (after an error or Ctrl-C elsewhere), and wait for the drain."""
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._thread.join()
+        """Stop cargo if it still runs (after an error or Ctrl-C elsewhere), and free its output."""
+        self._running.close()
 
 
 def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:
@@ -106,12 +81,11 @@ def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:
         running.close()
 
 
-def metadata_no_deps(cargo: str, *, cwd: Path, manifest_path: Path | None) -> Capture:
-    """`cargo metadata --no-deps`, started in the background."""
-    args = ["metadata", "--format-version", "1", "--no-deps", "--offline"]
-    if manifest_path is not None:
-        args += ["--manifest-path", str(manifest_path)]
-    return Capture(cargo, args, cwd=cwd)
+def metadata_no_deps(cargo: str, *, cwd: Path, manifest_path: Path) -> Capture:
+    """`cargo metadata --no-deps` of `manifest_path`, started in the background, or taken over from
+    `early.prestart` when it guessed this very call."""
+    args = early.metadata_args(str(manifest_path))
+    return Capture(cargo, args, cwd=cwd, running=early.take([cargo, *args], str(cwd)))
 
 
 _TAIL_BYTES = 64 * 1024

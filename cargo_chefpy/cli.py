@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from cargo_chefpy import __version__
+from cargo_chefpy import __version__, early
 from cargo_chefpy.errors import EXIT_CODES, ChefError, UsageError, WriteError
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, Command, validate
@@ -280,7 +280,10 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
 
             traceback.print_exc()
         return 1
+    finally:
+        early.discard()  # the early `cargo metadata`, when the command ended before prepare took it
 
 
 def entry() -> None:
+    early.prestart()  # a no-op in the zipapp, which did it before its bootstrap
     sys.exit(main())

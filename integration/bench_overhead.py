@@ -17,6 +17,7 @@ from typing import Final
 
 from integration.bench_flow import CARGO_BUILD, TARGET, cargo, timed
 from integration.workspaces import copy_tree, run_cargo
+from integration.zipapp import build_zipapp
 
 METADATA: Final = ("metadata", "--format-version", "1", "--no-deps", "--offline")
 
@@ -231,45 +232,6 @@ class Startup:
     zipapp_bytes: int
     interpreters: list[Interpreter] = field(default_factory=list)
     source_tree: list[float] = field(default_factory=list)  # bin/cargo-chefpy --version, the dev venv
-
-
-def build_zipapp(work: Path, source: Path) -> Path:
-    """Like the Makefile's dist/cargo-chefpy rule, but into `work`: the checkout's build/ and dist/ stay."""
-    site = work / "shiv-site"
-    out = work / "cargo-chefpy.pyz"
-    shutil.rmtree(site, ignore_errors=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--target", str(site), str(source)],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PIP_NO_WARN_SCRIPT_LOCATION": "1"},
-    )
-    for cache in sorted(site.rglob("__pycache__"), reverse=True):
-        shutil.rmtree(cache, ignore_errors=True)
-    for record in site.glob("*.dist-info/RECORD"):
-        record.unlink()
-    shutil.rmtree(site / "bin", ignore_errors=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "shiv",
-            "--reproducible",
-            "--compressed",
-            "--site-packages",
-            str(site),
-            "-p",
-            "/usr/bin/env python3",
-            "-e",
-            "cargo_chefpy.cli:entry",
-            "-o",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "946684800")},
-    )
-    return out
 
 
 def _wall(command: list[str], env: dict[str, str]) -> float:

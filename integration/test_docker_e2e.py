@@ -11,7 +11,6 @@ is printed in the terminal summary and appended to /tmp/cargo-chefpy-e2e/report.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import subprocess
@@ -39,6 +38,7 @@ from integration.docker_engine import BuildFailed as DockerBuildFailed
 from integration.flow import ROOT
 from integration.test_dockerfile import readme_block
 from integration.workspaces import copy_tree, write_seed
+from integration.zipapp import build_zipapp
 
 pytestmark = pytest.mark.docker
 
@@ -168,15 +168,7 @@ def zipapp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(
         ROOT / "cargo_chefpy", src / "cargo_chefpy", ignore=shutil.ignore_patterns("__pycache__", ".*")
     )
-    site = work / "site"
-    _run([sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--target", str(site), str(src)])
-    shutil.rmtree(site / "bin", ignore_errors=True)
-    for record in site.glob("*.dist-info/RECORD"):
-        record.unlink()
-    out = work / "cargo-chefpy"
-    shiv = [sys.executable, "-m", "shiv", "--reproducible", "--compressed", "--site-packages", str(site)]
-    shiv += ["-p", "/usr/bin/env python3", "-e", "cargo_chefpy.cli:entry", "-o", str(out)]
-    _run(shiv, env={**os.environ, "SOURCE_DATE_EPOCH": "946684800"})
+    out = build_zipapp(work / "build", src)
     assert _run([sys.executable, str(out), "--version"]).stdout.startswith("cargo-chefpy ")
     return out
 

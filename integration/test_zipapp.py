@@ -6,13 +6,14 @@ import json
 import os
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from cargo_chefpy import __version__
 from integration.workspaces import write_seed
-from integration.zipapp import build_zipapp
+from integration.zipapp import ROOT, build_zipapp
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +52,28 @@ def test_zipapp_prepares_a_real_workspace(zipapp: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert json.loads(proc.stdout)["packages"] == ["serviceZ"]
     assert "Prepared recipe on stdout: 1 stubbed, 3 kept, 2 pruned" in proc.stderr
+
+
+def test_zipapp_starts_prepare_s_cargo_metadata_before_its_bootstrap_and_only_once(
+    zipapp: Path, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(zipapp) as archive:
+        assert archive.read("_chefpy_early.py") == (ROOT / "cargo_chefpy" / "early.py").read_bytes()
+        main = archive.read("__main__.py").decode()
+    assert main.index("_chefpy_early.prestart()") < main.index("import _bootstrap")
+    root = tmp_path / "ws"
+    write_seed(root)
+    calls = tmp_path / "calls"
+    cargo = tmp_path / "cargo"  # logs every cargo command, then runs the real one
+    cargo.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {shutil.which("cargo")} "$@"\n')
+    cargo.chmod(0o755)
+    env = {**os.environ, "SHIV_ROOT": str(tmp_path / "shiv"), "CARGO": str(cargo)}
+    subprocess.run([str(zipapp), "--version"], env=env, check=True, capture_output=True)  # extracts
+    subprocess.run(
+        [str(zipapp), "chefpy", "prepare", "--recipe-path", "recipe.json", "-p", "serviceZ"],
+        cwd=root / "src" / "serviceZ", env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert calls.read_text().splitlines() == [
+        f"metadata --format-version 1 --no-deps --offline --manifest-path {root}/src/serviceZ/Cargo.toml"
+    ]
+    assert json.loads((root / "src" / "serviceZ" / "recipe.json").read_text())["packages"] == ["serviceZ"]
