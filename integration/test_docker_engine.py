@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,19 +15,21 @@ from integration.docker_engine import (
     EngineUnavailable,
     ensure_base_image,
     ensure_engine,
+    stop_engine,
 )
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def engine_and_base() -> tuple[Engine, str]:
+def engine_and_base() -> Iterator[tuple[Engine, str]]:
     try:
         engine = ensure_engine()
         base = ensure_base_image(engine)
     except EngineUnavailable as e:
         pytest.skip(str(e))
-    return engine, base
+    yield engine, base
+    stop_engine(engine)  # only a dockerd that this process started: none is left running after the tests
 
 
 def _hello_context(root: Path, base: str, greeting: str) -> Path:
