@@ -315,3 +315,80 @@ def test_the_stamp_strategies_start_from_a_valid_stamp(stamp_dir: Path) -> None:
 
 def test_a_missing_stamp_reads_as_none(tmp_path: Path) -> None:
     assert stamp.read(tmp_path) is None
+
+
+# --------------------------------------------------------------------------------------------------
+# The stub manifest writer: tomlkit's bytes, or tomlkit itself
+# --------------------------------------------------------------------------------------------------
+
+# Anything TOML can hold, for the fallback; and the plain documents stubs are made of, which must take
+# the fast path.
+toml_keys = st.one_of(
+    st.sampled_from(["name", "version", "path", "features", "default", "serde", "a-b", "x_1", "cfg(unix)"]),
+    st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6),
+)
+toml_scalars = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8),
+    st.text(st.sampled_from('ab./-_ "\\\t'), max_size=6),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+toml_values = st.one_of(toml_scalars, st.lists(toml_scalars, max_size=3))
+toml_tables = st.recursive(
+    st.dictionaries(toml_keys, toml_values, max_size=4),
+    lambda inner: st.dictionaries(
+        toml_keys, st.one_of(toml_values, inner, st.lists(inner, max_size=2)), max_size=4
+    ),
+    max_leaves=12,
+)
+toml_documents = st.dictionaries(
+    toml_keys,
+    st.one_of(toml_tables, st.lists(toml_tables, min_size=1, max_size=2), toml_values),
+    max_size=5,
+)
+plain_keys = st.one_of(
+    st.sampled_from(["name", "version", "path", "features", "default", "dependencies", "target", "lib"]),
+    st.sampled_from(["a-b", "x_1", "cfg(unix)", "cfg(target_os = 'linux')", "a b", "0"]),
+)
+plain_scalars = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.text(st.sampled_from("abz09./-_ ()=:'~"), max_size=8),
+)
+plain_values = st.one_of(plain_scalars, st.lists(plain_scalars, max_size=3))
+plain_tables = st.recursive(
+    st.dictionaries(plain_keys, plain_values, max_size=4),
+    lambda inner: st.dictionaries(plain_keys, st.one_of(plain_values, inner), max_size=4),
+    max_leaves=16,
+)
+plain_documents = st.tuples(
+    st.dictionaries(plain_keys, plain_values, max_size=2),
+    st.dictionaries(
+        plain_keys,
+        st.one_of(plain_tables, st.lists(st.dictionaries(plain_keys, plain_values, min_size=1), min_size=1)),
+        max_size=5,
+    ),
+).map(lambda parts: {**parts[0], **{k: v for k, v in parts[1].items() if k not in parts[0]}})
+
+
+@given(plain_documents)
+def test_dumps_plain_writes_the_plain_documents_as_tomlkit_does(doc: dict[str, Any]) -> None:
+    import tomlkit
+
+    from cargo_chefpy.manifest import dumps_plain
+
+    assert dumps_plain(doc) == tomlkit.dumps(doc)
+
+
+@given(toml_documents)
+def test_dumps_plain_writes_what_tomlkit_writes_or_leaves_it_to_tomlkit(doc: dict[str, Any]) -> None:
+    import tomlkit
+
+    from cargo_chefpy.manifest import _NotPlain, dumps_plain
+
+    try:
+        text = dumps_plain(doc)
+    except _NotPlain:
+        return
+    assert text == tomlkit.dumps(doc)

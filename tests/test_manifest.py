@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import tomllib
+from typing import Any
+
+import pytest
 
 from cargo_chefpy import manifest
 from cargo_chefpy.manifest import StubSpec
@@ -128,6 +131,20 @@ def test_root_manifest_lists_the_remaining_members_and_keeps_comments_and_profil
     assert doc["workspace"]["default-members"] == ["src/serviceZ"]
     assert doc["profile"]["release"] == {"lto": "thin"}
     assert out.startswith("# The monorepo's workspace.\n")
+
+
+@pytest.mark.parametrize(
+    "members", [[], ["/w/src/serviceZ"], ["/w/src/libB", "/w/src/serviceX", "/w/src/serviceZ"]]
+)
+def test_member_arrays_written_as_text_are_the_bytes_tomlkit_writes(members: list[str]) -> None:
+    """The arrays go in as placeholders replaced by text; a manifest that holds the placeholder's prefix
+    itself makes tomlkit build them instead. Both ways give the same manifest."""
+    args: dict[str, Any] = {"root": "/w", "members": members, "stub_dirs": set(), "root_stub": None}
+    fast = manifest.root_manifest(ROOT, "Cargo.toml", **args)
+    clash = "# @cargo-chefpy-array-0@ in a comment\n"
+    built = manifest.root_manifest(ROOT + clash, "Cargo.toml", **args)
+    assert built == fast + clash
+    assert tomllib.loads(fast)["workspace"]["members"] == [m.removeprefix("/w/") for m in members]
 
 
 def test_root_manifest_masks_workspace_dependency_on_a_stub_and_drops_unused_patches() -> None:
