@@ -60,34 +60,42 @@ def vendored_directories(root: str) -> list[str]:
     return sorted(set(found))
 
 
-def _crate_files(directory: str, skip: set[str]) -> Iterator[tuple[str, str]]:
-    """(absolute path, path relative to the crate) for every file of a crate, sorted.
+def _crate_files(directory: str, skip: set[str], prefix: str = "") -> Iterator[tuple[str, str, bool]]:
+    """(absolute path, path relative to the crate, is a symlink) for every file of a crate: each
+    directory's files, sorted, then its subdirectories, sorted.
 
     Skipped: `target/` at the crate root, `.git`, nested packages (directories with a Cargo.toml),
-    and the directories in `skip` (other crates, vendored sources).
+    and the directories in `skip` (other crates, vendored sources). Unreadable directories are
+    skipped too, as os.walk does. `prefix`: where `directory` is in the crate ("" at its root).
     """
-    for dirpath, dirnames, filenames in os.walk(directory):
-        keep = []
-        for d in sorted(dirnames):
-            full = os.path.join(dirpath, d)
-            if d == ".git" or full in skip or (dirpath == directory and d == "target"):
-                continue
-            if os.path.islink(full):
-                raise ProjectError(
-                    f"{full} is a symlink to a directory, which cargo-chefpy does not carry",
-                    hint="replace the symlinked directory with a real one, or --stub that crate",
-                )
-            if os.path.isfile(os.path.join(full, "Cargo.toml")):
-                continue
-            keep.append(d)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            yield full, relative(full, directory)
+    try:
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError:
+        return
+    subdirectories = []
+    for entry in entries:
+        if not entry.is_dir():  # files, and symlinks to files (or to nothing)
+            yield entry.path, prefix + entry.name, entry.is_symlink()
+            continue
+        if entry.name == ".git" or entry.path in skip or (not prefix and entry.name == "target"):
+            continue
+        if entry.is_symlink():
+            raise ProjectError(
+                f"{entry.path} is a symlink to a directory, which cargo-chefpy does not carry",
+                hint="replace the symlinked directory with a real one, or --stub that crate",
+            )
+        if not os.path.isfile(os.path.join(entry.path, "Cargo.toml")):
+            subdirectories.append(entry)
+    for entry in subdirectories:
+        yield from _crate_files(entry.path, skip, f"{prefix}{entry.name}/")
 
 
-def _file_entry(full: str, path: str, role: Role, *, root: str | None = None) -> RecipeFile:
-    """A file for the recipe. With `root`, a symlink must point at a file inside `root`."""
+def _file_entry(
+    full: str, path: str, role: Role, *, root: str | None = None, symlink: bool | None = None
+) -> RecipeFile:
+    """A file for the recipe. With `root`, a symlink must point at a file inside `root`. `symlink`:
+    whether `full` is one, when the caller knows."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
@@ -95,7 +103,7 @@ def _file_entry(full: str, path: str, role: Role, *, root: str | None = None) ->
             f"the file name {full!r} is not valid UTF-8, which a recipe cannot carry",
             hint="rename the file to a UTF-8 name",
         ) from None
-    if root is not None and os.path.islink(full):
+    if root is not None and (os.path.islink(full) if symlink is None else symlink):
         target = os.path.realpath(full)
         real_root = os.path.realpath(root)
         if target != real_root and not target.startswith(real_root.rstrip("/") + "/"):
@@ -103,30 +111,47 @@ def _file_entry(full: str, path: str, role: Role, *, root: str | None = None) ->
                 f"{full} is a symlink to {target}, outside the workspace",
                 hint="copy the file into the crate, or --stub that crate",
             )
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below, as not a regular file.
     try:
-        st = os.stat(full)
-        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever
-            raise ProjectError(
-                f"{full} is not a regular file (a pipe, socket or device)",
-                hint="remove it from the crate, or --stub that crate",
-            )
+        fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ProjectError(
+            f"{full} is a dangling symlink", hint="remove the symlink or restore what it points to"
+        ) from None
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            if not stat.S_ISREG(os.stat(full).st_mode):  # a socket cannot even be opened
+                raise _not_regular(full) from None
+        raise ProjectError(
+            f"cannot read {full}: {exc.strerror}", hint="check the file's permissions"
+        ) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(full)
         if st.st_size > MAX_FILE_BYTES:
             raise ProjectError(
                 f"{full} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, "
                 "more than a recipe entry may hold",
                 hint="move the file out of the crate (or build it in a later stage), or --stub that crate",
             )
-        with open(full, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise ProjectError(
-            f"{full} is a dangling symlink", hint="remove the symlink or restore what it points to"
-        ) from None
+        chunks = [os.read(fd, st.st_size + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 16))
     except OSError as exc:
         raise ProjectError(
             f"cannot read {full}: {exc.strerror}", hint="check the file's permissions"
         ) from None
-    return RecipeFile(path=path, data=data, executable=bool(st.st_mode & stat.S_IXUSR), role=role)
+    finally:
+        os.close(fd)
+    return RecipeFile(path=path, data=b"".join(chunks), executable=bool(st.st_mode & stat.S_IXUSR), role=role)
+
+
+def _not_regular(full: str) -> ProjectError:
+    return ProjectError(
+        f"{full} is not a regular file (a pipe, socket or device)",
+        hint="remove it from the crate, or --stub that crate",
+    )
 
 
 def _common_root(paths: list[str]) -> str:
@@ -231,13 +256,13 @@ def build_recipe(
         rel = relative(crate.directory, recipe_root)
         role = Role.KEEP if decision.klass is CrateClass.KEEP else Role.EXTERNAL
         skip = skip_base - {crate.directory}
-        for full, sub in _crate_files(crate.directory, skip):
+        for full, sub, symlink in _crate_files(crate.directory, skip):
             path = at(rel, sub)
             if path in files:  # the root package's manifest is the workspace manifest
                 continue
             if crate.directory == root and sub in CONFIG_FILES:
                 continue
-            add(_file_entry(full, path, role, root=recipe_root))
+            add(_file_entry(full, path, role, root=recipe_root, symlink=symlink))
 
     crates = tuple(
         RecipeCrate(

@@ -29,6 +29,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -634,6 +635,15 @@ def prepare_symlink_outside_workspace(lab: Lab) -> Run:
 def prepare_fifo_in_kept_crate(lab: Lab) -> Run:
     ws = lab.workspace()
     os.mkfifo(ws / "src/libA/pipe")
+    return prepare_in(ws, "-p", "serviceZ")
+
+
+@case(3, "prepare: a kept crate has a socket (it cannot even be opened)", "not a regular file")
+def prepare_socket_in_kept_crate(lab: Lab) -> Run:
+    ws = lab.workspace()
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(ws / "src/libA/sock"))
+    server.close()  # the socket file stays
     return prepare_in(ws, "-p", "serviceZ")
 
 
