@@ -231,8 +231,8 @@ def root_manifest(
         _mask_workspace(doc, root, stub_dirs)
         _drop_patches(doc, root, drop_patches)
         return _dump(doc)
-    parse_toml(text, where)  # a clear error before tomlkit's
     if document is None:
+        parse_toml(text, where)  # a clear error before tomlkit's
         document = tomlkit.parse(text)
     # The member arrays go in as placeholder strings, replaced by their text once tomlkit has written
     # the rest: the same bytes as real arrays, without tomlkit building an item for every member.

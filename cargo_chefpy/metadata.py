@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import PurePath
 from typing import Any, TypedDict
 
 from cargo_chefpy.errors import CargoError
@@ -92,7 +92,7 @@ class Package:
 
     @property
     def directory(self) -> str:
-        return str(PurePath(self.manifest_path).parent)
+        return os.path.dirname(self.manifest_path)  # cargo prints absolute, normalised paths
 
     @property
     def lib(self) -> Target | None:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from cargo_chefpy.errors import RecipeError
@@ -98,7 +99,42 @@ def dumps(recipe: Recipe) -> bytes:
         "vendored_crates": sorted(recipe.vendored_crates),
         "files": [_encode_file(f) for f in sorted(recipe.files, key=lambda f: f.path)],
     }
-    return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+    out: list[str] = []
+    _write_json(document, "\n", out)
+    out.append("\n")
+    return "".join(out).encode("ascii")
+
+
+def _write_json(value: Any, newline: str, out: list[str]) -> None:
+    """`json.dumps(value, indent=1, sort_keys=True, ensure_ascii=True)`, byte for byte, for the strings,
+    integers, booleans, lists and objects a recipe is made of, in half the time: with an indent, json
+    falls back to its pure-Python encoder. tests/test_fuzz.py checks the equality."""
+    if isinstance(value, str):
+        out.append(encode_basestring_ascii(value))
+    elif value is True or value is False:
+        out.append("true" if value else "false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, dict) and value:
+        inner = newline + " "
+        separator = "{" + inner
+        for key in sorted(value):
+            out.append(separator)
+            out.append(encode_basestring_ascii(key))
+            out.append(": ")
+            _write_json(value[key], inner, out)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif isinstance(value, list) and value:
+        inner = newline + " "
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _write_json(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "]")
+    else:  # empty containers, None, anything else
+        out.append(json.dumps(value, indent=1, sort_keys=True, ensure_ascii=True))
 
 
 def digest(data: bytes) -> str:

@@ -392,3 +392,10 @@ def test_dumps_plain_writes_what_tomlkit_writes_or_leaves_it_to_tomlkit(doc: dic
     except _NotPlain:
         return
     assert text == tomlkit.dumps(doc)
+
+
+@given(json_values)
+def test_the_recipe_json_writer_writes_what_json_dumps_writes(value: JSON) -> None:
+    out: list[str] = []
+    recipe._write_json(value, "\n", out)
+    assert "".join(out) == json.dumps(value, indent=1, sort_keys=True, ensure_ascii=True)
