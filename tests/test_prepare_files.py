@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
-from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.prepare import _crate_files, _file_entry
 from cargo_chefpy.recipe import Role
 
@@ -42,13 +39,3 @@ def test_a_file_entry_reads_the_whole_file_and_its_executable_bit(tmp_path: Path
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     assert _file_entry(str(empty), "empty", Role.KEEP).data == b""
-
-
-def test_an_unreadable_file_is_a_project_error(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
-    secret = tmp_path / "secret"
-    secret.write_text("x")
-    secret.chmod(0)
-    with pytest.raises(ProjectError, match="cannot read"):
-        _file_entry(str(secret), "secret", Role.KEEP)
