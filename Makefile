@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-dist/cargo-chefpy: $(STAMP) pyproject.toml $(wildcard cargo_chefpy/*.py)
+dist/cargo-chefpy: $(STAMP) pyproject.toml integration/zipapp.py $(wildcard cargo_chefpy/*.py)
 	$(PY) -m integration.zipapp
 	$@ --version
 

@@ -71,6 +71,9 @@ class Capture:
         """Stop cargo if it still runs (after an error or Ctrl-C elsewhere), and free its output."""
         self._running.close()
 
+    def running(self) -> bool:
+        return self._running.proc.poll() is None
+
 
 def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:
     """Run `cargo ARGS` and return its stdout; on failure raise CargoError carrying cargo's own message."""

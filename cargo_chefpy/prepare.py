@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,9 +178,14 @@ def _stub_spec(crate: LocalCrate, plan: Plan) -> manifest.StubSpec:
 
 
 def build_recipe(
-    workspace: Workspace, plan: Plan, lock: lockfile.Lock, root_document: Any = None
+    workspace: Workspace,
+    plan: Plan,
+    lock: lockfile.Lock,
+    root_document: Any = None,
+    prefetched: Prefetched | None = None,
 ) -> tuple[Recipe, str, Plan]:
-    """The recipe; `root_document` is the root manifest's tomlkit document when it was parsed already."""
+    """The recipe; `root_document` is the root manifest's tomlkit document when it was parsed already,
+    `prefetched` what was read of the members while cargo metadata ran."""
     root = workspace.root
     stubs = plan.of(CrateClass.STUB)
     kept = plan.of(CrateClass.KEEP)
@@ -251,18 +256,26 @@ def build_recipe(
             add(RecipeFile(path=at(rel, sub), data=content.encode(), executable=False, role=Role.STUB))
     other_crates = {c.directory for c in workspace.crates}
     skip_base = other_crates | set(vendored)
+    if prefetched is None or prefetched.vendored != vendored:  # the walks skipped other directories
+        prefetched = Prefetched(vendored=vendored)
     for decision in (*kept, *externals):
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
         role = Role.KEEP if decision.klass is CrateClass.KEEP else Role.EXTERNAL
-        skip = skip_base - {crate.directory}
-        for full, sub, symlink in _crate_files(crate.directory, skip):
+        listing: Iterable[tuple[str, str, bool]] | None = prefetched.walks.get(crate.directory)
+        if listing is None:
+            listing = _crate_files(crate.directory, skip_base - {crate.directory})
+        for full, sub, symlink in listing:
             path = at(rel, sub)
             if path in files:  # the root package's manifest is the workspace manifest
                 continue
             if crate.directory == root and sub in CONFIG_FILES:
                 continue
-            add(_file_entry(full, path, role, root=recipe_root, symlink=symlink))
+            read = prefetched.files.get(full)
+            if read is not None and path.isascii():  # else _file_entry checks the name is UTF-8
+                add(RecipeFile(path=path, data=read.data, executable=read.executable, role=role))
+            else:
+                add(_file_entry(full, path, role, root=recipe_root, symlink=symlink))
 
     crates = tuple(
         RecipeCrate(
@@ -284,6 +297,16 @@ def build_recipe(
         vendored_crates=tuple(vendored_crates),
     )
     return recipe, recipe_root, plan
+
+
+@dataclass(slots=True, kw_only=True)
+class Prefetched:
+    """Members' files, listed and read while `cargo metadata` ran (`_Early.prefetch`): each walk is
+    complete and skipped `vendored`; a file is here only if it is a regular file, not a symlink."""
+
+    vendored: list[str]
+    walks: dict[str, list[tuple[str, str, bool]]] = field(default_factory=dict)
+    files: dict[str, RecipeFile] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -310,6 +333,40 @@ class _Early:
             early.root_text = text
         return early
 
+    def prefetch(self, root: str, running: Callable[[], bool]) -> Prefetched | None:
+        """List and read the members' files, as far as it gets while cargo still runs: most of them are
+        kept, and build_recipe would read them afterwards. The workspace root's own directory (which
+        holds everything) is left to build_recipe."""
+        with contextlib.suppress(Exception):
+            found = Prefetched(vendored=vendored_directories(root))
+            skip = set(found.vendored)
+            for directory in self._member_directories(root):
+                if not running():
+                    break
+                with contextlib.suppress(Exception):
+                    listing = list(_crate_files(directory, skip))
+                    found.walks[directory] = listing
+                    for full, sub, symlink in listing:
+                        if not symlink and running():
+                            found.files[full] = _file_entry(full, sub, Role.KEEP)
+            return found
+        return None
+
+    def _member_directories(self, root: str) -> list[str]:
+        workspace = self.root_document.get("workspace") if self.root_document is not None else None
+        members = workspace.get("members") if isinstance(workspace, dict) else None
+        found = []
+        for pattern in members if isinstance(members, list) else ():
+            if not isinstance(pattern, str):
+                continue
+            if any(c in pattern for c in "*?["):
+                import glob  # only for glob members
+
+                found.extend(sorted(glob.glob(os.path.join(root, pattern))))
+            else:
+                found.append(os.path.join(root, pattern))
+        return [d for d in map(normalise, found) if d != root]
+
 
 def prepare(
     options: PrepareOptions, *, cwd: Path, log: Log, pending: PendingMetadata | None = None
@@ -324,6 +381,7 @@ def prepare(
             pending.close()
     log.debug(f"reading the workspace of {pending.manifest_path}")
     early = _Early.parse(pending.manifest_path)
+    prefetched = early.prefetch(normalise(str(pending.manifest_path.parent)), pending.running)
     metadata = pending.result()
     workspace = load_workspace(metadata, _read_text)
     lock_path = Path(workspace.root) / "Cargo.lock"
@@ -346,7 +404,9 @@ def prepare(
         ],
     )
     root_document = early.root_document if early.root_text == workspace.root_manifest else None
-    recipe, recipe_root, plan = build_recipe(workspace, plan, lock, root_document)
+    if prefetched is not None and normalise(str(pending.manifest_path.parent)) != workspace.root:
+        prefetched = None  # read from a member's directory: its own manifest named no members anyway
+    recipe, recipe_root, plan = build_recipe(workspace, plan, lock, root_document, prefetched)
     return Prepared(recipe=recipe, plan=plan, workspace=workspace, recipe_root=recipe_root)
 
 

@@ -41,6 +41,9 @@ class PendingMetadata:
     def close(self) -> None:
         self._capture.close()
 
+    def running(self) -> bool:
+        return self._capture.running()
+
     def result(self) -> Metadata:
         try:
             text = self._capture.result()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -77,3 +79,28 @@ def test_zipapp_starts_prepare_s_cargo_metadata_before_its_bootstrap_and_only_on
         f"metadata --format-version 1 --no-deps --offline --manifest-path {root}/src/serviceZ/Cargo.toml"
     ]
     assert json.loads((root / "src" / "serviceZ" / "recipe.json").read_text())["packages"] == ["serviceZ"]
+
+
+def test_the_modules_run_from_the_archive_carry_bytecode_that_another_python_may_ignore(
+    zipapp: Path, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(zipapp) as archive:
+        names = [n for n in archive.namelist() if not n.startswith("site-packages/")]
+        compiled = {n: archive.read(n) for n in names if n.endswith(".pyc")}
+        assert sorted(n[:-1] for n in compiled) == sorted(
+            n for n in names if n.endswith(".py") and n != "__main__.py"
+        )
+        assert all(data[:4] == importlib.util.MAGIC_NUMBER for data in compiled.values())
+        # Another Python's bytecode: a wrong magic number. The archive must still run, from the sources.
+        stale = tmp_path / "stale-bytecode"
+        with stale.open("wb") as fd:
+            fd.write(b"#!/usr/bin/env python3\n")
+            with zipfile.ZipFile(fd, "w") as copy:
+                for info in archive.infolist():
+                    data = archive.read(info)
+                    copy.writestr(info, b"\0\0\r\n" + data[4:] if info.filename in compiled else data)
+    env = {**os.environ, "SHIV_ROOT": str(tmp_path / "shiv")}
+    out = subprocess.run(
+        [sys.executable, str(stale), "--version"], env=env, capture_output=True, text=True, check=False
+    )
+    assert (out.returncode, out.stdout.strip(), out.stderr) == (0, f"cargo-chefpy {__version__}", "")

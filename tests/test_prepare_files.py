@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from cargo_chefpy.prepare import _crate_files, _file_entry
+import pytest
+
+from cargo_chefpy import prepare
+from cargo_chefpy.cli import main
+from cargo_chefpy.prepare import Prefetched, _crate_files, _file_entry
+from cargo_chefpy.project import PendingMetadata
 from cargo_chefpy.recipe import Role
+from tests.conftest import FakeWorkspace
+
+Make = Callable[..., FakeWorkspace]
 
 
 def test_a_crate_s_files_are_its_own_sorted_without_target_git_nested_packages_or_skipped_dirs(
@@ -39,3 +49,48 @@ def test_a_file_entry_reads_the_whole_file_and_its_executable_bit(tmp_path: Path
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     assert _file_entry(str(empty), "empty", Role.KEEP).data == b""
+
+
+@pytest.mark.parametrize("variant", ["seed", "seed-all"])  # explicit members, and `members = ["src/*"]`
+def test_files_read_while_cargo_metadata_runs_give_the_same_recipe(
+    variant: str, workspace: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace(variant, register=2)
+    tool = ws.root / "src/libA/tool.sh"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    args = ["prepare", "-p", "serviceZ", "--recipe-path"]
+    seen: list[Prefetched | None] = []
+    reads: list[int] = []  # the files build_recipe read itself
+    real_build_recipe, real_file_entry = prepare.build_recipe, prepare._file_entry
+
+    def spy(*args: Any) -> Any:
+        seen.append(args[4])
+        reads.append(0)
+        return real_build_recipe(*args)
+
+    def counting_file_entry(*args: Any, **kwargs: Any) -> Any:
+        if reads:
+            reads[-1] += 1
+        return real_file_entry(*args, **kwargs)
+
+    monkeypatch.setattr(prepare, "build_recipe", spy)
+    monkeypatch.setattr(prepare, "_file_entry", counting_file_entry)
+    monkeypatch.setattr(PendingMetadata, "running", lambda self: True)  # a cargo slow enough to read it all
+    with_prefetch = run_prepare([*args, str(ws.root.parent / "1.json")], ws.root)
+    monkeypatch.setattr(PendingMetadata, "running", lambda self: False)  # one that answers at once
+    without = run_prepare([*args, str(ws.root.parent / "2.json")], ws.root)
+    assert with_prefetch == without
+    assert seen[0] is not None
+    assert seen[1] is not None
+    libs = [f"{ws.root}/src/{name}" for name in ("libA", "libB", "libC")]
+    assert all(lib in seen[0].walks for lib in libs)
+    assert any(full.startswith(libs[0] + "/src/") for full in seen[0].files)
+    assert not seen[1].walks
+    assert not seen[1].files
+    assert reads[0] < reads[1]  # what was read early is not read again
+
+
+def run_prepare(args: list[str], cwd: Path) -> bytes:
+    assert main(args, cwd=cwd) == 0
+    return Path(args[-1]).read_bytes()
