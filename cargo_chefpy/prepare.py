@@ -319,7 +319,8 @@ class _Early:
     lock_path: str
     lock: lockfile.Lock | None = None
     root_text: str | None = None
-    root_document: Any = None
+    root_document: Any = None  # tomlkit's
+    root_toml: dict[str, Any] | None = None  # tomllib's
 
     @classmethod
     def parse(cls, manifest_path: Path) -> _Early:
@@ -330,8 +331,15 @@ class _Early:
         with contextlib.suppress(Exception):
             text = _read_text(str(manifest_path))
             early.root_document = manifest.parse_document(text)
+            early.root_toml = parse_toml(text, str(manifest_path))
             early.root_text = text
         return early
+
+    def parse_toml(self, text: str, where: str) -> dict[str, Any]:
+        """workspace.parse_toml, answered from what was parsed early when it is the same text."""
+        if self.root_toml is not None and text == self.root_text:
+            return self.root_toml
+        return parse_toml(text, where)
 
     def prefetch(self, root: str, running: Callable[[], bool]) -> Prefetched | None:
         """List and read the members' files, as far as it gets while cargo still runs: most of them are
@@ -383,7 +391,7 @@ def prepare(
     early = _Early.parse(pending.manifest_path)
     prefetched = early.prefetch(normalise(str(pending.manifest_path.parent)), pending.running)
     metadata = pending.result()
-    workspace = load_workspace(metadata, _read_text)
+    workspace = load_workspace(metadata, _read_text, early.parse_toml)
     lock_path = Path(workspace.root) / "Cargo.lock"
     if not lock_path.is_file():
         raise ProjectError(

@@ -102,12 +102,17 @@ def patch_paths(root_manifest: Mapping[str, Any], root: str) -> list[str]:
     return found
 
 
-def load_workspace(metadata: Metadata, read_text: Callable[[str], str]) -> Workspace:
-    """Combine cargo's member list with the external local crates reachable from it."""
+def load_workspace(
+    metadata: Metadata,
+    read_text: Callable[[str], str],
+    parse: Callable[[str, str], dict[str, Any]] = parse_toml,
+) -> Workspace:
+    """Combine cargo's member list with the external local crates reachable from it. `parse`: how the
+    root manifest is parsed (prepare hands over what it parsed while cargo ran)."""
     root = normalise(metadata.workspace_root)
     root_manifest_path = os.path.join(root, "Cargo.toml")
     root_text = read_text(root_manifest_path)
-    root_doc = parse_toml(root_text, root_manifest_path)
+    root_doc = parse(root_text, root_manifest_path)
     crates: dict[str, LocalCrate] = {}
     for package in metadata.members:
         directory = normalise(package.directory)
