@@ -285,5 +285,14 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
 
 
 def entry() -> None:
+    """The command. It ends the process without Python's teardown, which frees every module and object
+    one by one (11 ms after prepare of 500 members) for nothing: by then the output is flushed here,
+    files are closed, and no thread or child process is left (main stops an untaken early cargo)."""
     early.prestart()  # a no-op in the zipapp, which did it before its bootstrap
-    sys.exit(main())
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a reader that went away (`| head`): nothing more can be said
+        pass
+    os._exit(code)
