@@ -360,7 +360,7 @@ def prepare_section(
         "How prepare keeps its cost down: the zipapp starts `cargo metadata` first, before shiv's bootstrap "
         "and before any of the tool is imported (`cargo_chefpy/early.py`); while cargo runs, prepare imports "
         "what it needs, parses the lock and the root manifest, and lists and reads the members' files. What "
-        "is left is the interpreter's own start (about 14 ms on this machine's python3) and the work that "
+        "is left is the interpreter's own start and the work that "
         "needs cargo's answer.",
         "",
     ]
