@@ -1,4 +1,4 @@
-"""The only module that starts processes: finds cargo, captures its output, streams builds."""
+"""With early.py, the only modules that start processes: finds cargo, captures its output, streams builds."""
 
 from __future__ import annotations
 

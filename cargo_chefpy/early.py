@@ -111,7 +111,9 @@ class Spawned:
     """The part of subprocess.Popen that Running uses, over os.posix_spawn. At the very start of the
     process, importing subprocess alone takes 10 ms, which would delay cargo by as much; subprocess is
     imported later anyway, while cargo runs. As Popen does, the child gets SIGPIPE and SIGXFSZ back at
-    their defaults, and none of our descriptors but its stdout and stderr."""
+    their defaults, and of the descriptors Python opened only its stdout and stderr (the others are not
+    inheritable). Unlike Popen's close_fds, descriptors this process itself inherited open (a make
+    jobserver's, say) stay open in cargo, as they would under a shell."""
 
     def __init__(self, command: list[str], stdout: IO[bytes], stderr: IO[bytes]) -> None:
         import _signal  # type: ignore[import-not-found]  # `signal` without its enums (enum costs 3 ms)

@@ -1,12 +1,15 @@
-"""`early.Spawned`, the posix_spawn stand-in for subprocess.Popen that starts cargo before subprocess is
-even imported: real processes, in a fresh interpreter (pytest itself has imported subprocess)."""
+"""The tool's own process, for real: how it starts cargo before subprocess is even imported
+(`early.Spawned`, the posix_spawn stand-in for subprocess.Popen; checked in a fresh interpreter, since
+pytest has imported subprocess), and how it ends (os._exit, except under a profiler)."""
 
 from __future__ import annotations
 
 import json
+import pstats
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from integration.zipapp import ROOT
 
@@ -48,3 +51,19 @@ def test_spawned_runs_waits_kills_and_resets_signals_as_popen_does() -> None:
     pipe_and_xfsz = (1 << (signal.SIGPIPE - 1)) | (1 << (signal.SIGXFSZ - 1))
     for ignores in (spawned_ignores, popen_ignores):
         assert int(ignores["stdout"].split()[1], 16) & pipe_and_xfsz == 0
+
+
+def test_the_command_ends_with_its_exit_code_and_a_profiler_still_gets_its_report(tmp_path: Path) -> None:
+    tool = str(ROOT / "bin" / "cargo-chefpy")
+    plain = subprocess.run(
+        [sys.executable, tool, "cook"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert plain.returncode == 5  # no recipe: os._exit keeps the documented code
+    assert plain.stderr.startswith("error: ")
+    stats = tmp_path / "cook.pstats"
+    profiled = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(stats), tool, "cook"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert profiled.stderr.startswith("error: ")  # (cProfile itself exits 0 whatever the script's code)
+    assert pstats.Stats(str(stats)).stats  # written at exit, which os._exit would have skipped
