@@ -399,6 +399,21 @@ def prepare_section(
             "member "
             f"(R² = {r2:.4f}).",
         ]
+        if r2 < 0.9 and len(raw) >= 3:
+            later = [_median(r["own"]) for r in raw[1:]]
+            first, last = raw[0], raw[-1]
+            lines += [
+                "",
+                "The line fits poorly because the own cost no longer follows the member count: its "
+                f"medians run from {_ms(min(later))} to {_ms(max(later))} between {raw[1]['members']} "
+                f"and {last['members']} members, and single runs scatter more than that (at "
+                f"{last['members']} members, from {_ms(min(last['own']))} to {_ms(max(last['own']))}). "
+                "The part of prepare's work that grows with the workspace (reading the lock, the "
+                "manifests and the members' files) happens while cargo runs; what remains is the "
+                "interpreter's start and the work on cargo's answer. At "
+                f"{first['members']} members cargo answers in {_ms(_median(first['metadata']))}, too "
+                "soon to hide that start, hence the larger ratio there.",
+            ]
         doubling = [(n, 2 * n) for n in sorted(at) if 2 * n in at]
         growth_text = []
         linear = True
