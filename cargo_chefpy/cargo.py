@@ -60,12 +60,13 @@ class Capture:
     def result(self) -> str:
         """cargo's stdout; on failure a CargoError carrying cargo's own message."""
         code = self._running.wait()
+        stdout, stderr = self._running.output()
         if code != 0:
             raise CargoError(
                 f"`cargo {' '.join(self.args[:1])}` failed with exit code {code} (in {self.cwd})",
                 hint="cargo's message is above; fix it and run again",
-            ).with_output(self._running.contents(self._running.stderr).decode(errors="replace"))
-        return self._running.contents(self._running.stdout).decode(errors="replace")
+            ).with_output(stderr.decode(errors="replace"))
+        return stdout.decode(errors="replace")
 
     def close(self) -> None:
         """Stop cargo if it still runs (after an error or Ctrl-C elsewhere), and free its output."""

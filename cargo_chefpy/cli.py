@@ -293,9 +293,10 @@ def entry() -> None:
     code = main()
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a reader that went away (`| head`): nothing more can be said
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:  # None when the descriptor was closed at start (`>&-`)
+                stream.flush()
+        except (OSError, ValueError):  # a reader that went away (`| head`): nothing more can be said
+            pass
     os._exit(code)

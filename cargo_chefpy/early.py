@@ -71,40 +71,63 @@ def spool() -> IO[bytes]:
 
 
 class Running:
-    """A child started with its stdout and stderr spooled to anonymous files."""
+    """A child started with its stdout and stderr spooled to anonymous files; where no temporary file
+    can be made (no writable temporary directory), with pipes read once it ends, as before spooling."""
 
     def __init__(self, command: Sequence[str], cwd: str) -> None:
         self.command, self.cwd = list(command), cwd
-        self.stdout, self.stderr = spool(), spool()
+        self._spools: tuple[IO[bytes], IO[bytes]] | None = None
+        self._output: tuple[bytes, bytes] | None = None
         self.proc: subprocess.Popen[bytes] | Spawned
         try:
-            if "subprocess" not in sys.modules and Spawned.can_start(self.command, cwd):
-                self.proc = Spawned(self.command, self.stdout, self.stderr)
+            self._spools = (spool(), spool())
+        except OSError:
+            self._spools = None
+        try:
+            if (
+                self._spools is not None
+                and "subprocess" not in sys.modules
+                and Spawned.can_start(self.command, cwd)
+            ):
+                self.proc = Spawned(self.command, *self._spools)
             else:
                 import subprocess
 
+                out, err = self._spools or (subprocess.PIPE, subprocess.PIPE)
                 # bytes, decoded later: text=True would import locale on every start-up
-                self.proc = subprocess.Popen(self.command, cwd=cwd, stdout=self.stdout, stderr=self.stderr)
+                self.proc = subprocess.Popen(self.command, cwd=cwd, stdout=out, stderr=err)
         except BaseException:
-            self.stdout.close()
-            self.stderr.close()
+            self._close_spools()
             raise
 
     def wait(self) -> int:
+        if self._spools is None and self._output is None:
+            self._output = self.proc.communicate()  # type: ignore[union-attr]  # Popen with pipes
         return self.proc.wait()
 
-    @staticmethod
-    def contents(spooled: IO[bytes]) -> bytes:
-        spooled.seek(0)
-        return spooled.read()
+    def output(self) -> tuple[bytes, bytes]:
+        """stdout and stderr, once `wait` has returned."""
+        if self._output is None and self._spools is not None:
+            self._output = (_contents(self._spools[0]), _contents(self._spools[1]))
+        return self._output or (b"", b"")
 
     def close(self) -> None:
         """Stop the child if it still runs, and free its output."""
         if self.proc.poll() is None:
             self.proc.kill()
+        if self._spools is None and self._output is None:
+            self._output = self.proc.communicate()  # type: ignore[union-attr]  # closes the pipes
         self.proc.wait()
-        self.stdout.close()
-        self.stderr.close()
+        self._close_spools()
+
+    def _close_spools(self) -> None:
+        for spooled in self._spools or ():
+            spooled.close()
+
+
+def _contents(spooled: IO[bytes]) -> bytes:
+    spooled.seek(0)
+    return spooled.read()
 
 
 class Spawned:
@@ -137,9 +160,13 @@ class Spawned:
 
     def _reap(self, flags: int) -> int | None:
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, flags)
-            if pid == self.pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
+            try:
+                pid, status = os.waitpid(self.pid, flags)
+            except ChildProcessError:  # SIGCHLD ignored: the child was reaped for us; Popen says 0 too
+                self.returncode = 0
+            else:
+                if pid == self.pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
     def poll(self) -> int | None:

@@ -144,3 +144,18 @@ def test_a_failing_guess_is_no_guess(workspace: Make, monkeypatch: pytest.Monkey
     monkeypatch.setattr("tempfile.TemporaryFile", no_tempfile)
     early.prestart(["prepare"])  # no exception, and nothing started
     assert not early._started
+
+
+def test_without_a_temporary_directory_cargo_s_output_comes_through_pipes(
+    workspace: Make, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace(register=1)
+
+    def no_temporary_directory() -> None:
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr(early, "spool", no_temporary_directory)
+    assert main(["prepare", "-p", "serviceZ", "--recipe-path", "-"], cwd=ws.root) == 0
+    out = capsys.readouterr()
+    assert '"packages": [' in out.out
+    assert "1 stubbed, 3 kept, 2 pruned" in out.err
