@@ -60,9 +60,10 @@ def vendored_directories(root: str) -> list[str]:
     return sorted(set(found))
 
 
-def _crate_files(directory: str, skip: set[str], prefix: str = "") -> Iterator[tuple[str, str, bool]]:
-    """(absolute path, path relative to the crate, is a symlink) for every file of a crate: each
-    directory's files, sorted, then its subdirectories, sorted.
+def _crate_files(directory: str, skip: set[str], prefix: str = "") -> Iterator[tuple[str, str, str]]:
+    """(absolute path, path relative to the crate, kind) for every file of a crate: each directory's
+    files, sorted, then its subdirectories, sorted. The kind, from the directory listing: "file" (a
+    regular file), "link" (a symlink to a file, or to nothing) or "other" (a pipe, socket or device).
 
     Skipped: `target/` at the crate root, `.git`, nested packages (directories with a Cargo.toml),
     and the directories in `skip` (other crates, vendored sources). Unreadable directories are
@@ -76,7 +77,8 @@ def _crate_files(directory: str, skip: set[str], prefix: str = "") -> Iterator[t
     subdirectories = []
     for entry in entries:
         if not entry.is_dir():  # files, and symlinks to files (or to nothing)
-            yield entry.path, prefix + entry.name, entry.is_symlink()
+            kind = "link" if entry.is_symlink() else "file" if entry.is_file() else "other"
+            yield entry.path, prefix + entry.name, kind
             continue
         if entry.name == ".git" or entry.path in skip or (not prefix and entry.name == "target"):
             continue
@@ -92,10 +94,17 @@ def _crate_files(directory: str, skip: set[str], prefix: str = "") -> Iterator[t
 
 
 def _file_entry(
-    full: str, path: str, role: Role, *, root: str | None = None, symlink: bool | None = None
+    full: str,
+    path: str,
+    role: Role,
+    *,
+    root: str | None = None,
+    kind: str | None = None,
+    limit: int = MAX_FILE_BYTES,
 ) -> RecipeFile:
-    """A file for the recipe. With `root`, a symlink must point at a file inside `root`. `symlink`:
-    whether `full` is one, when the caller knows."""
+    """A file for the recipe. With `root`, a symlink must point at a file inside `root`. `kind`: what
+    the directory listing said `full` is (see _crate_files), when the caller knows; only a regular file
+    is ever opened. `limit`: the largest size read (larger is an error)."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
@@ -103,7 +112,7 @@ def _file_entry(
             f"the file name {full!r} is not valid UTF-8, which a recipe cannot carry",
             hint="rename the file to a UTF-8 name",
         ) from None
-    if root is not None and (os.path.islink(full) if symlink is None else symlink):
+    if root is not None and (os.path.islink(full) if kind is None else kind == "link"):
         target = os.path.realpath(full)
         real_root = os.path.realpath(root)
         if target != real_root and not target.startswith(real_root.rstrip("/") + "/"):
@@ -111,17 +120,16 @@ def _file_entry(
                 f"{full} is a symlink to {target}, outside the workspace",
                 hint="copy the file into the crate, or --stub that crate",
             )
-    # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below, as not a regular file.
     try:
+        if kind == "other" or (kind != "file" and not stat.S_ISREG(os.stat(full).st_mode)):
+            raise _not_regular(full)  # never opened: opening a device can act on it
+        # O_NONBLOCK: should it have become a FIFO since, opening it must not wait for a writer.
         fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ProjectError(
             f"{full} is a dangling symlink", hint="remove the symlink or restore what it points to"
         ) from None
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            if not stat.S_ISREG(os.stat(full).st_mode):  # a socket cannot even be opened
-                raise _not_regular(full) from None
         raise ProjectError(
             f"cannot read {full}: {exc.strerror}", hint="check the file's permissions"
         ) from None
@@ -129,10 +137,9 @@ def _file_entry(
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise _not_regular(full)
-        if st.st_size > MAX_FILE_BYTES:
+        if st.st_size > limit:
             raise ProjectError(
-                f"{full} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, "
-                "more than a recipe entry may hold",
+                f"{full} is larger than {limit // (1024 * 1024)} MiB, more than a recipe entry may hold",
                 hint="move the file out of the crate (or build it in a later stage), or --stub that crate",
             )
         chunks = [os.read(fd, st.st_size + 1)]
@@ -262,10 +269,10 @@ def build_recipe(
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
         role = Role.KEEP if decision.klass is CrateClass.KEEP else Role.EXTERNAL
-        listing: Iterable[tuple[str, str, bool]] | None = prefetched.walks.get(crate.directory)
+        listing: Iterable[tuple[str, str, str]] | None = prefetched.walks.get(crate.directory)
         if listing is None:
             listing = _crate_files(crate.directory, skip_base - {crate.directory})
-        for full, sub, symlink in listing:
+        for full, sub, kind in listing:
             path = at(rel, sub)
             if path in files:  # the root package's manifest is the workspace manifest
                 continue
@@ -275,7 +282,7 @@ def build_recipe(
             if read is not None and path.isascii():  # else _file_entry checks the name is UTF-8
                 add(RecipeFile(path=path, data=read.data, executable=read.executable, role=role))
             else:
-                add(_file_entry(full, path, role, root=recipe_root, symlink=symlink))
+                add(_file_entry(full, path, role, root=recipe_root, kind=kind))
 
     crates = tuple(
         RecipeCrate(
@@ -305,7 +312,7 @@ class Prefetched:
     complete and skipped `vendored`; a file is here only if it is a regular file, not a symlink."""
 
     vendored: list[str]
-    walks: dict[str, list[tuple[str, str, bool]]] = field(default_factory=dict)
+    walks: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
     files: dict[str, RecipeFile] = field(default_factory=dict)
 
 
@@ -343,26 +350,40 @@ class _Early:
 
     def prefetch(self, root: str, running: Callable[[], bool]) -> Prefetched | None:
         """List and read the members' files, as far as it gets while cargo still runs: most of them are
-        kept, and build_recipe would read them afterwards. The workspace root's own directory (which
-        holds everything) is left to build_recipe."""
+        kept, and build_recipe would read them afterwards. Only member directories with a Cargo.toml,
+        not excluded; the workspace root's own directory (which holds everything) is left to
+        build_recipe; a walk cut short by cargo's answer is dropped; files over 1 MiB are left too."""
         with contextlib.suppress(Exception):
             found = Prefetched(vendored=vendored_directories(root))
             skip = set(found.vendored)
             for directory in self._member_directories(root):
                 if not running():
                     break
+                listing: list[tuple[str, str, str]] = []
                 with contextlib.suppress(Exception):
-                    listing = list(_crate_files(directory, skip))
-                    found.walks[directory] = listing
-                    for full, sub, symlink in listing:
-                        if not symlink and running():
-                            found.files[full] = _file_entry(full, sub, Role.KEEP)
+                    for entry in _crate_files(directory, skip):
+                        listing.append(entry)
+                        if len(listing) % 64 == 0 and not running():
+                            break
+                    else:
+                        found.walks[directory] = listing
+                for full, sub, kind in listing if directory in found.walks else ():
+                    if kind == "file" and running():
+                        with contextlib.suppress(Exception):
+                            found.files[full] = _file_entry(full, sub, Role.KEEP, kind=kind, limit=1 << 20)
             return found
         return None
 
     def _member_directories(self, root: str) -> list[str]:
         workspace = self.root_document.get("workspace") if self.root_document is not None else None
-        members = workspace.get("members") if isinstance(workspace, dict) else None
+        if not isinstance(workspace, dict):
+            return []
+        members, exclude = workspace.get("members"), workspace.get("exclude")
+        excluded = [
+            normalise(os.path.join(root, e))
+            for e in (exclude if isinstance(exclude, list) else ())
+            if isinstance(e, str)
+        ]
         found = []
         for pattern in members if isinstance(members, list) else ():
             if not isinstance(pattern, str):
@@ -373,7 +394,13 @@ class _Early:
                 found.extend(sorted(glob.glob(os.path.join(root, pattern))))
             else:
                 found.append(os.path.join(root, pattern))
-        return [d for d in map(normalise, found) if d != root]
+        return [
+            d
+            for d in map(normalise, found)
+            if d != root
+            and not any(d == e or d.startswith(e + "/") for e in excluded)
+            and os.path.isfile(os.path.join(d, "Cargo.toml"))
+        ]
 
 
 def prepare(

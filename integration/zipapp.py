@@ -63,7 +63,7 @@ def start_early(archive: Path, early: bytes) -> None:
     The modules that run from the archive itself on every start (`_chefpy_early`, shiv's `_bootstrap`)
     get their bytecode beside them: zipimport cannot cache it, and compiling them cost 6 ms a run. It is
     this interpreter's bytecode; another Python version finds the magic number wrong and compiles the
-    source, as before."""
+    source, as before. So the archive is byte-identical from build to build for one Python minor version."""
     shebang, _, _ = archive.read_bytes().partition(b"\n")
     tmp = archive.with_name(archive.name + ".tmp")
     with zipfile.ZipFile(archive) as old, tmp.open("wb") as fd:
