@@ -201,7 +201,7 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
     pending = start_metadata(cwd, ns.manifest_path)
     try:
         from cargo_chefpy.plan import Selection
-        from cargo_chefpy.prepare import PrepareOptions, prepare
+        from cargo_chefpy.prepare import prepare
 
         selection = Selection(
             packages=tuple(ns.package),
@@ -210,8 +210,7 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
             keep=tuple(ns.keep),
             stub_all=ns.stub_all,
         )
-        options = PrepareOptions(manifest_path=ns.manifest_path, selection=selection)
-        prepared = prepare(options, cwd=cwd, log=log, pending=pending)
+        prepared = prepare(selection, log=log, pending=pending)
     finally:
         pending.close()  # a no-op once prepare has read cargo's answer
 

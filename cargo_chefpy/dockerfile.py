@@ -15,14 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cargo_chefpy import cargo
 from cargo_chefpy.errors import SelectionError, UsageError
 from cargo_chefpy.fsutil import atomic_write
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Package
 from cargo_chefpy.plan import Selection, close_matches
-from cargo_chefpy.prepare import PrepareOptions, prepare
-from cargo_chefpy.project import find_project, read_metadata
+from cargo_chefpy.prepare import prepare
+from cargo_chefpy.project import start_metadata
 from cargo_chefpy.workspace import normalise, relative
 
 DEFAULT_BASE_IMAGE = "rust:1-bookworm"
@@ -123,16 +122,18 @@ def resolve_binary(
 
 def inspect(options: DockerfileOptions, *, cwd: Path, log: Log) -> Layout:
     """Read the workspace (cargo metadata, then prepare's plan) into a Layout."""
-    cargo_bin = cargo.find_cargo()
-    manifest_path = find_project(cwd, options.manifest_path)
-    metadata = read_metadata(cargo_bin, cwd, manifest_path)
-    flags, binary = resolve_binary(metadata, options.package, options.bin)
-    selection = Selection(
-        packages=(flags[1],) if flags[0] == "-p" else (),
-        bins=(options.bin,) if options.bin is not None else (),
-    )
-    log.debug(f"planning {' '.join(flags)} to find the layout of the build context")
-    prepared = prepare(PrepareOptions(manifest_path=manifest_path, selection=selection), cwd=cwd, log=log)
+    pending = start_metadata(cwd, options.manifest_path)  # one cargo metadata, for both steps
+    try:
+        metadata = pending.result()
+        flags, binary = resolve_binary(metadata, options.package, options.bin)
+        selection = Selection(
+            packages=(flags[1],) if flags[0] == "-p" else (),
+            bins=(options.bin,) if options.bin is not None else (),
+        )
+        log.debug(f"planning {' '.join(flags)} to find the layout of the build context")
+        prepared = prepare(selection, log=log, pending=pending)
+    finally:
+        pending.close()
     root = normalise(metadata.workspace_root)
     target = normalise(metadata.target_directory)
     inside = target == root or target.startswith(root.rstrip("/") + "/")

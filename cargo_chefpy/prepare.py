@@ -14,17 +14,11 @@ from cargo_chefpy import lockfile, manifest
 from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.log import Log
 from cargo_chefpy.plan import CrateClass, Plan, Selection, drop_unused, make_plan
-from cargo_chefpy.project import PendingMetadata, start_metadata
+from cargo_chefpy.project import PendingMetadata
 from cargo_chefpy.recipe import MAX_FILE_BYTES, Recipe, RecipeCrate, RecipeFile, Role
 from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
 
 CONFIG_FILES = (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PrepareOptions:
-    manifest_path: Path | None = None
-    selection: Selection = field(default_factory=Selection)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,7 +186,7 @@ def build_recipe(
     prefetched: Prefetched | None = None,
 ) -> tuple[Recipe, str, Plan]:
     """The recipe; `root_document` is the root manifest's tomlkit document when it was parsed already,
-    `prefetched` what was read of the members while cargo metadata ran."""
+    `prefetched` what was read of the members (and of the cargo config) while cargo metadata ran."""
     root = workspace.root
     stubs = plan.of(CrateClass.STUB)
     kept = plan.of(CrateClass.KEEP)
@@ -213,7 +207,9 @@ def build_recipe(
     pruned_lock = lockfile.drop_unused_patches(pruned_lock, {workspace.crate_at(d).name for d in dropped})
     externals = plan.of(CrateClass.EXTERNAL)
     sourced = sorted(f"{p.name}-{p.version}" for p in kept_packages if p.source is not None)
-    vendored = vendored_directories(root) if sourced else []
+    if prefetched is None:
+        prefetched = Prefetched(vendored=vendored_directories(root))
+    vendored = prefetched.vendored if sourced else []  # the directory sources the cook stage needs
     vendored_crates = sourced if vendored else []
 
     recipe_root = _common_root([root, *(d.crate.directory for d in externals), *vendored])
@@ -261,10 +257,8 @@ def build_recipe(
             add(RecipeFile(path=at(rel, "Cargo.toml"), data=text.encode(), executable=False, role=Role.STUB))
         for sub, content in dummies.items():
             add(RecipeFile(path=at(rel, sub), data=content.encode(), executable=False, role=Role.STUB))
-    other_crates = {c.directory for c in workspace.crates}
-    skip_base = other_crates | set(vendored)
-    if prefetched is None or prefetched.vendored != vendored:  # the walks skipped other directories
-        prefetched = Prefetched(vendored=vendored)
+    # Vendored sources are never carried, needed or not: the prefetched walks skipped them too.
+    skip_base = {c.directory for c in workspace.crates} | set(prefetched.vendored)
     for decision in (*kept, *externals):
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
@@ -308,8 +302,9 @@ def build_recipe(
 
 @dataclass(slots=True, kw_only=True)
 class Prefetched:
-    """Members' files, listed and read while `cargo metadata` ran (`_Early.prefetch`): each walk is
-    complete and skipped `vendored`; a file is here only if it is a regular file, not a symlink."""
+    """Read while `cargo metadata` ran (`_Early.prefetch`): the directory sources the workspace's cargo
+    config names (`vendored`), and members' files: each walk is complete and skipped those sources; a
+    file is here only if it is a regular file, not a symlink."""
 
     vendored: list[str]
     walks: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
@@ -403,17 +398,9 @@ class _Early:
         ]
 
 
-def prepare(
-    options: PrepareOptions, *, cwd: Path, log: Log, pending: PendingMetadata | None = None
-) -> Prepared:
-    """`pending`: the `cargo metadata` the caller started (`project.start_metadata`), if it did, so that
-    it ran while the caller imported this module."""
-    if pending is None:
-        pending = start_metadata(cwd, options.manifest_path)
-        try:
-            return prepare(options, cwd=cwd, log=log, pending=pending)
-        finally:
-            pending.close()
+def prepare(selection: Selection, *, log: Log, pending: PendingMetadata) -> Prepared:
+    """The plan and recipe of `selection`. `pending`: the workspace's `cargo metadata`, which the caller
+    started (`project.start_metadata`) so that it ran while the caller imported this module, and closes."""
     log.debug(f"reading the workspace of {pending.manifest_path}")
     early = _Early.parse(pending.manifest_path)
     prefetched = early.prefetch(normalise(str(pending.manifest_path.parent)), pending.running)
@@ -428,7 +415,7 @@ def prepare(
     lock = early.lock if early.lock is not None and early.lock_path == str(lock_path) else None
     if lock is None:
         lock = lockfile.parse_lock(_read_text(str(lock_path)))
-    plan = make_plan(workspace, options.selection)
+    plan = make_plan(workspace, selection)
     remaining = plan.directories(CrateClass.STUB, CrateClass.KEEP)
     lockfile.check_members(
         lock,

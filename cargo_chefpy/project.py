@@ -37,6 +37,7 @@ class PendingMetadata:
     def __init__(self, cargo_bin: str, cwd: Path, manifest_path: Path) -> None:
         self.manifest_path = manifest_path
         self._capture = cargo.metadata_no_deps(cargo_bin, cwd=cwd, manifest_path=manifest_path)
+        self._metadata: Metadata | None = None
 
     def close(self) -> None:
         self._capture.close()
@@ -45,6 +46,9 @@ class PendingMetadata:
         return self._capture.running()
 
     def result(self) -> Metadata:
+        """cargo's answer, parsed (once: later calls give the same)."""
+        if self._metadata is not None:
+            return self._metadata
         try:
             text = self._capture.result()
         except CargoError as exc:  # decide whether the project itself is at fault
@@ -58,7 +62,8 @@ class PendingMetadata:
                     hint="fix the manifest error cargo reports above",
                 ).with_output(output) from None
             raise
-        return parse_metadata(text)
+        self._metadata = parse_metadata(text)
+        return self._metadata
 
 
 def start_metadata(cwd: Path, manifest_path: Path | None) -> PendingMetadata:

@@ -162,3 +162,11 @@ def test_cook_of_a_missing_recipe_is_a_recipe_error(
 ) -> None:
     assert main(["cook"], cwd=tmp_path) == 5
     assert "hint: run `cargo chefpy prepare` first" in capsys.readouterr().err
+
+
+def test_dockerfile_reads_the_workspace_with_one_cargo_metadata(
+    workspace: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace(register=1)  # a second cargo metadata would not be answered
+    assert main(["dockerfile", "-p", "serviceZ"], cwd=ws.root) == 0
+    assert "cargo chefpy cook" in capsys.readouterr().out
