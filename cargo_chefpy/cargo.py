@@ -73,7 +73,7 @@ class Capture:
         self._running.close()
 
     def running(self) -> bool:
-        return self._running.proc.poll() is None
+        return self._running.running()
 
 
 def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:

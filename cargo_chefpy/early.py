@@ -111,9 +111,12 @@ class Running:
             self._output = (_contents(self._spools[0]), _contents(self._spools[1]))
         return self._output or (b"", b"")
 
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
     def close(self) -> None:
         """Stop the child if it still runs, and free its output."""
-        if self.proc.poll() is None:
+        if self.running():
             self.proc.kill()
         if self._spools is None and self._output is None:
             self._output = self.proc.communicate()  # type: ignore[union-attr]  # closes the pipes

@@ -164,14 +164,6 @@ def reachable(lock: Lock, roots: Iterable[tuple[str, str]]) -> list[LockPackage]
     return [p for p in lock.packages if id(p) in seen]
 
 
-def prune_and_mask(lock: Lock | str, roots: Iterable[tuple[str, str]], masks: Mapping[str, str]) -> str:
-    """Keep only the packages reachable from the local packages `roots` ((name, version) pairs);
-    then give the local packages named in `masks` (name -> new version) the new version."""
-    if isinstance(lock, str):
-        lock = parse_lock(lock)
-    return write_lock(lock, reachable(lock, roots), masks)
-
-
 def write_lock(lock: Lock, kept: list[LockPackage], masks: Mapping[str, str]) -> str:
     """The lock file holding only `kept` (packages of `lock`, e.g. from `reachable`), the local packages
     named in `masks` (name -> new version) given the new version, written as cargo writes it."""

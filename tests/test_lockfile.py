@@ -18,17 +18,23 @@ SEED_MEMBERS = [
 ]  # fmt: skip
 
 
+def prune_and_mask(text: str, roots: list[tuple[str, str]], masks: dict[str, str]) -> str:
+    """What build_recipe does with the lock: keep what `roots` reach, then mask versions."""
+    lock = lockfile.parse_lock(text)
+    return lockfile.write_lock(lock, lockfile.reachable(lock, roots), masks)
+
+
 def names(text: str) -> set[str]:
     return {f"{p.name} {p.version}" for p in lockfile.parse_lock(text).packages}
 
 
 def test_pruning_from_every_member_without_masks_leaves_the_lock_byte_identical() -> None:
-    assert lockfile.prune_and_mask(SEED, SEED_MEMBERS, {}) == SEED
+    assert prune_and_mask(SEED, SEED_MEMBERS, {}) == SEED
 
 
 def test_pruning_keeps_exactly_what_the_remaining_members_reach_over_every_dependency_kind() -> None:
     remaining = [m for m in SEED_MEMBERS if m[0] in ("libA", "libB", "libC", "serviceZ")]
-    pruned = lockfile.prune_and_mask(SEED, remaining, {})
+    pruned = prune_and_mask(SEED, remaining, {})
     assert "serviceX 0.2.0" not in names(pruned)
     assert "serviceY 0.2.0" not in names(pruned)
     assert "fake-derive 1.0.0" not in names(pruned)  # only serviceY uses it
@@ -39,7 +45,7 @@ def test_pruning_keeps_exactly_what_the_remaining_members_reach_over_every_depen
 
 def test_masking_rewrites_the_stub_version_and_references_that_name_it() -> None:
     members = [("fake-log", "0.1.0"), ("serviceX", "0.2.0"), ("libA", "1.2.3"), ("libC", "0.2.0")]
-    masked = lockfile.prune_and_mask(SEED_ALL, members, {"fake-log": "0.0.1", "serviceX": "0.0.1"})
+    masked = prune_and_mask(SEED_ALL, members, {"fake-log": "0.0.1", "serviceX": "0.0.1"})
     assert 'name = "fake-log"\nversion = "0.0.1"\n' in masked
     assert ' "fake-log 0.0.1",\n' in masked
     assert ' "fake-log 0.4.0",\n' in masked  # the vendored crate of the same name is untouched
@@ -77,7 +83,7 @@ def test_a_masked_version_is_sorted_among_packages_of_the_same_name_exactly_as_c
     # vendored fake-log 0.4.0. collide-masked.lock: what cargo itself writes for the skeleton of
     # `prepare -p serviceX --stub fake-log` (captured with `cargo generate-lockfile` in that skeleton).
     members = [("fake-log", "0.5.0"), ("serviceX", "0.2.0"), ("libA", "1.2.3"), ("libC", "0.2.0")]
-    masked = lockfile.prune_and_mask(
+    masked = prune_and_mask(
         (DATA / "collide.lock").read_text(), members, {"fake-log": "0.0.1", "serviceX": "0.0.1"}
     )
     assert masked == (DATA / "collide-masked.lock").read_text()
@@ -86,4 +92,4 @@ def test_a_masked_version_is_sorted_among_packages_of_the_same_name_exactly_as_c
 def test_a_reference_to_a_missing_entry_is_a_project_error() -> None:
     broken = SEED.replace(' "fake-log",\n', ' "fake-nothing",\n', 1)
     with pytest.raises(ProjectError, match="fake-nothing"):
-        lockfile.prune_and_mask(broken, SEED_MEMBERS, {})
+        prune_and_mask(broken, SEED_MEMBERS, {})
