@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import tomli
 from packaging.version import InvalidVersion, Version
 
 from cargo_chefpy.errors import ProjectError
+from cargo_chefpy.workspace import without_bom
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,12 @@ def _bad_lock(detail: str) -> ProjectError:
 
 
 def parse_lock(text: str) -> Lock:
-    """Split cargo's lock text into its header, `[[package]]` blocks and trailer (parsed once)."""
+    """Split cargo's lock text into its header, `[[package]]` blocks and trailer (parsed once). A BOM
+    at its start, which cargo accepts, is dropped."""
+    text = without_bom(text)
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        document = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         raise _bad_lock(str(exc)) from None
     starts = [m.start() for m in _BLOCK.finditer(text)]
     entries = document.get("package", [])

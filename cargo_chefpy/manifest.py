@@ -18,7 +18,7 @@ from typing import Any
 
 import tomlkit
 
-from cargo_chefpy.workspace import dependency_tables, normalise, parse_toml, relative
+from cargo_chefpy.workspace import dependency_tables, normalise, parse_toml, relative, unparsable, without_bom
 
 STUB_VERSION = "0.0.1"
 STUB_LIB = "// Stubbed by cargo-chefpy: the real sources are compiled in the final stage.\n"
@@ -234,7 +234,7 @@ def root_manifest(
         return _dump(doc)
     if document is None:
         parse_toml(text, where)  # a clear error before tomlkit's
-        document = tomlkit.parse(text)
+        document = _parse_document(text, where)
     # The member arrays go in as placeholder strings, replaced by their text once tomlkit has written
     # the rest: the same bytes as real arrays, without tomlkit building an item for every member.
     arrays: dict[str, str] = {}
@@ -259,8 +259,16 @@ _PLACEHOLDER = "@cargo-chefpy-array-"
 
 
 def parse_document(text: str) -> Any:
-    """The tomlkit document of a manifest (comments and layout kept), for `root_manifest`."""
-    return tomlkit.parse(text)
+    """The tomlkit document of a manifest (comments and layout kept, a leading BOM dropped as cargo
+    does), for `root_manifest`."""
+    return tomlkit.parse(without_bom(text))
+
+
+def _parse_document(text: str, where: str) -> Any:
+    try:
+        return parse_document(text)
+    except tomlkit.exceptions.ParseError as exc:  # tomli read it, so this is tomlkit's limit, not the user's
+        raise unparsable(where, str(exc)) from None
 
 
 def _drop_patches(doc: Any, root: str, directories: frozenset[str] | set[str]) -> None:

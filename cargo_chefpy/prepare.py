@@ -33,7 +33,7 @@ def _read_text(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ProjectError(f"{path} is not UTF-8", hint="save the manifest as UTF-8") from None
+        raise ProjectError(f"{path} is not UTF-8", hint=f"save {path} as UTF-8, as cargo requires") from None
 
 
 def vendored_directories(root: str) -> list[str]:

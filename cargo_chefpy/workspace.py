@@ -8,11 +8,12 @@ it) are not in that output, so they are found by following `path` keys in their 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+import tomli
 
 from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.metadata import Metadata, Package
@@ -48,14 +49,29 @@ def normalise(path: str) -> str:
     return os.path.normpath(path)
 
 
+BOM = "\ufeff"
+
+
+def without_bom(text: str) -> str:
+    """The text of a TOML file as cargo parses it: a UTF-8 byte order mark at its start is dropped."""
+    return text[1:] if text.startswith(BOM) else text
+
+
 def parse_toml(text: str, where: str) -> dict[str, Any]:
+    """A TOML file cargo reads (manifest, config, lock): TOML 1.1, which cargo reads and Python 3.11's
+    tomllib does not, and a leading BOM, which cargo drops."""
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(
-            f"{where} is not valid TOML: {exc}",
-            hint=f"fix the syntax error in {where}; `cargo metadata` shows the same error",
-        ) from None
+        return tomli.loads(without_bom(text))
+    except tomli.TOMLDecodeError as exc:
+        raise unparsable(where, str(exc)) from None
+
+
+def unparsable(where: str, detail: str) -> ProjectError:
+    # cargo read this file before (it fails first on what it cannot parse), or reads it in cook.
+    return ProjectError(
+        f"{where} is not valid TOML: {detail}",
+        hint=f"fix that line of {where}; if cargo itself accepts the file, report this as a cargo-chefpy bug",
+    )
 
 
 def dependency_tables(manifest: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
