@@ -28,6 +28,43 @@ _KEEP_PACKAGE_KEYS = ("name", "edition", "links", "workspace", "rust-version", "
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WorkspaceUse:
+    """What crates take from the root manifest's [workspace] table: the [workspace.package] keys they
+    inherit (`key.workspace = true`), the [workspace.dependencies] entries they name with
+    `workspace = true`, and whether they inherit [workspace.lints]."""
+
+    package: frozenset[str] = frozenset()
+    dependencies: frozenset[str] = frozenset()
+    lints: bool = False
+
+    def __or__(self, other: WorkspaceUse) -> WorkspaceUse:
+        return WorkspaceUse(
+            package=self.package | other.package,
+            dependencies=self.dependencies | other.dependencies,
+            lints=self.lints or other.lints,
+        )
+
+
+def _inherits(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("workspace") is True
+
+
+def workspace_use(doc: Any) -> WorkspaceUse:
+    """What the manifest `doc` (parsed) takes from its workspace's root manifest."""
+    package = doc.get("package")
+    lints = doc.get("lints")
+    return WorkspaceUse(
+        package=frozenset(k for k, v in package.items() if _inherits(v))
+        if isinstance(package, dict)
+        else frozenset(),
+        dependencies=frozenset(
+            k for table in dependency_tables(doc) for k, v in table.items() if _inherits(v)
+        ),
+        lints=_inherits(lints),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StubSpec:
     """What a stub must still provide so that cargo accepts it and its dependents."""
 
@@ -214,10 +251,15 @@ def root_manifest(
     members: Iterable[str],
     stub_dirs: set[str],
     root_stub: StubSpec | None,
+    uses: WorkspaceUse,
     drop_patches: frozenset[str] | set[str] = frozenset(),
     document: Any = None,
 ) -> str:
-    """The workspace manifest with members pruned to `members` (absolute dirs) and stub versions masked.
+    """The workspace manifest with members pruned to `members` (absolute dirs), stub versions masked,
+    and of the [workspace] table only what a remaining crate uses: `uses`, what the other remaining
+    crates take from it (the root package's own use is added here). So an edit to what only stubbed or
+    pruned crates use (a version they inherit, a dependency only a pruned member names, metadata) leaves
+    the recipe unchanged.
 
     `document`: `tomlkit.parse(text)`, when the caller parsed it already (it is changed here)."""
     remaining = sorted(relative(m, root) for m in members if normalise(m) != root)
@@ -229,6 +271,7 @@ def root_manifest(
                 doc[key] = copy.deepcopy(original[key])
         if "workspace" in doc:
             _prune_members(doc["workspace"], remaining)
+            _prune_workspace(doc["workspace"], uses | workspace_use(doc))
         _mask_workspace(doc, root, stub_dirs)
         _drop_patches(doc, root, drop_patches)
         return _dump(doc)
@@ -247,6 +290,7 @@ def root_manifest(
     workspace = document.get("workspace")
     if isinstance(workspace, dict):
         _prune_members(workspace, remaining, array=toml_array if _PLACEHOLDER in text else placeholder)
+        _prune_workspace(workspace, uses | workspace_use(document))
     _mask_workspace(document, root, stub_dirs)
     _drop_patches(document, root, drop_patches)
     out = tomlkit.dumps(document)
@@ -319,6 +363,24 @@ def _prune_members(
             workspace["default-members"] = make(kept)
         else:
             del workspace["default-members"]
+
+
+def _prune_workspace(workspace: Any, uses: WorkspaceUse) -> None:
+    """Keep of [workspace.package], [workspace.dependencies] and [workspace.lints] what `uses` names, drop
+    [workspace.metadata] (cargo ignores it), and tables left empty. A plain dict or tomlkit's table (its
+    layout and comments kept for what remains)."""
+    for key, used in (("package", uses.package), ("dependencies", uses.dependencies)):
+        table = workspace.get(key)
+        if not isinstance(table, dict):
+            continue
+        for name in [n for n in table if n not in used]:
+            del table[name]
+        if not table:
+            del workspace[key]
+    if "lints" in workspace and not uses.lints:
+        del workspace["lints"]
+    if "metadata" in workspace:
+        del workspace["metadata"]
 
 
 def _mask_workspace(doc: Any, root: str, stub_dirs: set[str]) -> None:

@@ -30,8 +30,12 @@ class Prepared:
 
 
 def _read_text(path: str) -> str:
+    return _decoded(Path(path).read_bytes(), path)
+
+
+def _decoded(data: bytes, path: str) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ProjectError(f"{path} is not UTF-8", hint=f"save {path} as UTF-8, as cargo requires") from None
 
@@ -224,18 +228,8 @@ def build_recipe(
     def add(f: RecipeFile) -> None:
         files[f.path] = f
 
-    root_stub = next((_stub_spec(d.crate, plan) for d in stubs if d.crate.directory == root), None)
-    root_text = manifest.root_manifest(
-        workspace.root_manifest,
-        os.path.join(root, "Cargo.toml"),
-        root=root,
-        members=[c.directory for c in remaining],
-        stub_dirs=stub_dirs,
-        root_stub=root_stub,
-        drop_patches=dropped,
-        document=root_document,
-    )
-    add(RecipeFile(path=at(ws, "Cargo.toml"), data=root_text.encode(), executable=False, role=Role.WORKSPACE))
+    root_path = at(ws, "Cargo.toml")  # written last: it keeps what the crates below take from it
+    uses = manifest.WorkspaceUse()
     add(
         RecipeFile(
             path=at(ws, "Cargo.lock"), data=pruned_lock.encode(), executable=False, role=Role.WORKSPACE
@@ -255,6 +249,7 @@ def build_recipe(
             where = os.path.join(crate.directory, "Cargo.toml")
             text, dummies = manifest.stub_manifest(_read_text(where), where, spec, stub_dirs)
             add(RecipeFile(path=at(rel, "Cargo.toml"), data=text.encode(), executable=False, role=Role.STUB))
+            uses |= manifest.workspace_use(parse_toml(text, where))
         for sub, content in dummies.items():
             add(RecipeFile(path=at(rel, sub), data=content.encode(), executable=False, role=Role.STUB))
     # Vendored sources are never carried, needed or not: the prefetched walks skipped them too.
@@ -268,7 +263,7 @@ def build_recipe(
             listing = _crate_files(crate.directory, skip_base - {crate.directory})
         for full, sub, kind in listing:
             path = at(rel, sub)
-            if path in files:  # the root package's manifest is the workspace manifest
+            if path in files or path == root_path:  # the root package's manifest is the workspace manifest
                 continue
             if crate.directory == root and sub in CONFIG_FILES:
                 continue
@@ -277,6 +272,22 @@ def build_recipe(
                 add(RecipeFile(path=path, data=read.data, executable=read.executable, role=role))
             else:
                 add(_file_entry(full, path, role, root=recipe_root, kind=kind))
+            if sub == "Cargo.toml":
+                uses |= manifest.workspace_use(parse_toml(_decoded(files[path].data, full), full))
+
+    root_stub = next((_stub_spec(d.crate, plan) for d in stubs if d.crate.directory == root), None)
+    root_text = manifest.root_manifest(
+        workspace.root_manifest,
+        os.path.join(root, "Cargo.toml"),
+        root=root,
+        members=[c.directory for c in remaining],
+        stub_dirs=stub_dirs,
+        root_stub=root_stub,
+        uses=uses,
+        drop_patches=dropped,
+        document=root_document,
+    )
+    add(RecipeFile(path=root_path, data=root_text.encode(), executable=False, role=Role.WORKSPACE))
 
     crates = tuple(
         RecipeCrate(
@@ -464,7 +475,11 @@ def explain(prepared: Prepared) -> Iterator[str]:
     ws = recipe.workspace
     for f in recipe.files:
         if f.role is Role.WORKSPACE:
-            suffix = " (members pruned, stub versions masked)" if f.path.endswith("Cargo.toml") else ""
+            suffix = (
+                " (members pruned, stub versions masked, unused [workspace] keys dropped)"
+                if f.path.endswith("Cargo.toml")
+                else ""
+            )
             if f.path.endswith("Cargo.lock"):
                 suffix = " (entries reachable from the remaining members)"
             yield f"  {f.path}{suffix}"

@@ -125,6 +125,7 @@ def test_root_manifest_lists_the_remaining_members_and_keeps_comments_and_profil
         members=["/w/src/libB", "/w/src/serviceZ"],
         stub_dirs=set(),
         root_stub=None,
+        uses=manifest.WorkspaceUse(),
     )
     doc = tomllib.loads(out)
     assert doc["workspace"]["members"] == ["src/libB", "src/serviceZ"]
@@ -140,6 +141,7 @@ def test_member_arrays_written_as_text_are_the_bytes_tomlkit_writes(members: lis
     """The arrays go in as placeholders replaced by text; a manifest that holds the placeholder's prefix
     itself makes tomlkit build them instead. Both ways give the same manifest."""
     args: dict[str, Any] = {"root": "/w", "members": members, "stub_dirs": set(), "root_stub": None}
+    args["uses"] = manifest.WorkspaceUse()
     fast = manifest.root_manifest(ROOT, "Cargo.toml", **args)
     clash = "# @cargo-chefpy-array-0@ in a comment\n"
     built = manifest.root_manifest(ROOT + clash, "Cargo.toml", **args)
@@ -150,7 +152,7 @@ def test_member_arrays_written_as_text_are_the_bytes_tomlkit_writes(members: lis
 def test_root_manifest_masks_workspace_dependency_on_a_stub_and_drops_unused_patches() -> None:
     out = manifest.root_manifest(
         ROOT, "Cargo.toml", root="/w", members=["/w/src/libB"], stub_dirs={"/w/src/libB"}, root_stub=None,
-        drop_patches={"/w/rust-patches/unused"},
+        uses=manifest.WorkspaceUse(dependencies=frozenset({"libB"})), drop_patches={"/w/rust-patches/unused"},
     )  # fmt: skip
     doc = tomllib.loads(out)
     assert doc["workspace"]["dependencies"]["libB"]["version"] == "0.0.1"

@@ -93,6 +93,7 @@ def test_a_stub_of_a_toml_1_1_manifest_with_a_bom_is_plain_toml() -> None:
 @pytest.mark.parametrize("bom", ["", BOM], ids=["plain", "bom"])
 def test_the_root_manifest_keeps_its_toml_1_1_layout_and_loses_only_the_bom(bom: str) -> None:
     args: dict[str, Any] = {"root": "/w", "members": ["/w/src/libA"], "stub_dirs": set(), "root_stub": None}
+    args["uses"] = manifest.WorkspaceUse(dependencies=frozenset({"libA"}))
     out = manifest.root_manifest(bom + ROOT_11, "Cargo.toml", **args)
     assert out.startswith("# The monorepo.\n")
     assert '    path = "src/libA",  # the base library\n    version = "1.2.3",\n}' in out
@@ -107,7 +108,13 @@ def test_a_stubbed_root_package_with_a_bom_and_toml_1_1_gives_a_plain_root_manif
         directory="/w", lib_name=None, proc_macro=False, crate_types=(), bins=("app",), build_script=False
     )
     out = manifest.root_manifest(
-        root, "Cargo.toml", root="/w", members=["/w"], stub_dirs={"/w"}, root_stub=spec
+        root,
+        "Cargo.toml",
+        root="/w",
+        members=["/w"],
+        stub_dirs={"/w"},
+        root_stub=spec,
+        uses=manifest.WorkspaceUse(),
     )
     doc = tomllib.loads(out)
     assert doc["package"]["version"] == "0.0.1"
