@@ -67,15 +67,19 @@ def check_vendored(rec: Recipe, root: Path) -> None:
 def _holds(vendored: Path, crate: VendoredCrate) -> bool:
     """Whether the vendored directory holds `crate` where `cargo vendor` puts it: in `name-version`
     (--versioned-dirs, or an older version beside a newer one) or in `name`, with its checksum file and
-    a Cargo.toml of that name and version. An unreadable Cargo.toml counts as a match: cargo judges it."""
+    a Cargo.toml of that name and version. A Cargo.toml this check cannot read (unparsable, or no plain
+    name and version) counts as a match: cargo judges it."""
     for directory in (vendored / f"{crate.name}-{crate.version}", vendored / crate.name):
         if not (directory / ".cargo-checksum.json").is_file():
             continue
         try:
             package = tomllib.loads((directory / "Cargo.toml").read_text(encoding="utf-8-sig"))["package"]
-            if (package["name"], package["version"]) == (crate.name, crate.version):
-                return True
+            name, version = package["name"], package["version"]
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+            return True
+        if not (isinstance(name, str) and isinstance(version, str)):
+            return True
+        if (name, version) == (crate.name, crate.version):
             return True
     return False
 

@@ -89,3 +89,10 @@ def test_an_unreadable_manifest_is_left_for_cargo_to_judge(tmp_path: Path) -> No
     write_registry(tmp_path / "vendored", CRATES, newest_plain=True)
     (tmp_path / "vendored" / "sha-1" / "Cargo.toml").write_text("[package\n")
     check_vendored(needing(*CRATES), tmp_path)
+
+
+def test_a_manifest_without_a_plain_version_is_left_for_cargo_to_judge(tmp_path: Path) -> None:
+    write_registry(tmp_path / "vendored", CRATES, newest_plain=True)
+    manifest = tmp_path / "vendored" / "sha-1" / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace('version = "0.10.1"', "version.workspace = true"))
+    check_vendored(needing(*CRATES), tmp_path)
