@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from cargo_chefpy.errors import BuildFailed, InputError, RecipeError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import parse_metadata
 from cargo_chefpy.options import CargoOptions, cargo_args
-from cargo_chefpy.recipe import Recipe, Role
+from cargo_chefpy.recipe import CrateClass, Recipe, Role, VendoredCrate
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,22 +51,37 @@ def check_vendored(rec: Recipe, root: Path) -> None:
                 hint=f"add `COPY {directory} {directory}` before the cook step of your Dockerfile, and keep "
                 f"{directory}/ in the build context (run `cargo vendor`; do not list it in .dockerignore)",
             )
-    missing = []
-    for crate in rec.vendored_crates:
-        name, _, version = crate.rpartition("-")
-        found = any(
-            (root / d / crate / ".cargo-checksum.json").is_file()
-            or (root / d / name / ".cargo-checksum.json").is_file()
-            for d in rec.vendored
-        )
-        if not found:
-            missing.append(f"{name} {version}")
+    missing = [
+        f"{c.name} {c.version}"
+        for c in rec.vendored_crates
+        if not any(_holds(root / d, c) for d in rec.vendored)
+    ]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise InputError(
             f"the vendored sources are incomplete: {shown} not found in {', '.join(rec.vendored)}",
             hint="run `cargo vendor` again and COPY the whole vendored directory into the cook stage",
         )
+
+
+def _holds(vendored: Path, crate: VendoredCrate) -> bool:
+    """Whether the vendored directory holds `crate` where `cargo vendor` puts it: in `name-version`
+    (--versioned-dirs, or an older version beside a newer one) or in `name`, with its checksum file and
+    a Cargo.toml of that name and version. A Cargo.toml this check cannot read (unparsable, or no plain
+    name and version) counts as a match: cargo judges it."""
+    for directory in (vendored / f"{crate.name}-{crate.version}", vendored / crate.name):
+        if not (directory / ".cargo-checksum.json").is_file():
+            continue
+        try:
+            package = tomllib.loads((directory / "Cargo.toml").read_text(encoding="utf-8-sig"))["package"]
+            name, version = package["name"], package["version"]
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+            return True
+        if not (isinstance(name, str) and isinstance(version, str)):
+            return True
+        if (name, version) == (crate.name, crate.version):
+            return True
+    return False
 
 
 def target_directory(cargo_bin: str, workspace: Path, options: CargoOptions) -> Path:
@@ -131,7 +147,9 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
             raise BuildFailed(
                 "`cargo fetch` failed", code=code, hint="check network access, or vendor the sources"
             )
-    stub_dirs = frozenset(os.path.normpath(str(root / c.path)) for c in rec.crates if c.klass == "stub")
+    stub_dirs = frozenset(
+        os.path.normpath(str(root / c.path)) for c in rec.crates if c.klass is CrateClass.STUB
+    )
     found = artifacts.StubArtifacts(stub_dirs=stub_dirs)
     scripts = watch.BuildScripts()
 
@@ -183,7 +201,7 @@ def make_stamp(
         files=files,
         vendored=vendored,
         vendored_dirs=rec.vendored,
-        kept_crates=sum(1 for c in rec.crates if c.klass == "keep"),
-        external_crates=sum(1 for c in rec.crates if c.klass == "external"),
+        kept_crates=sum(1 for c in rec.crates if c.klass is CrateClass.KEEP),
+        external_crates=sum(1 for c in rec.crates if c.klass is CrateClass.EXTERNAL),
         dirs=dirs,
     )

@@ -19,6 +19,7 @@ from cargo_chefpy.errors import SelectionError, UsageError
 from cargo_chefpy.fsutil import atomic_write
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Package
+from cargo_chefpy.paths import inside
 from cargo_chefpy.plan import Selection, close_matches
 from cargo_chefpy.prepare import prepare
 from cargo_chefpy.project import start_metadata
@@ -136,8 +137,8 @@ def inspect(options: DockerfileOptions, *, cwd: Path, log: Log) -> Layout:
         pending.close()
     root = normalise(metadata.workspace_root)
     target = normalise(metadata.target_directory)
-    inside = target == root or target.startswith(root.rstrip("/") + "/")
-    if not inside:
+    target_inside = inside(target, root)
+    if not target_inside:
         log.warning(
             f"the target directory {target} is outside the workspace (is CARGO_TARGET_DIR set?); "
             "the Dockerfile uses the default `target`"
@@ -148,7 +149,7 @@ def inspect(options: DockerfileOptions, *, cwd: Path, log: Log) -> Layout:
         workspace=prepared.recipe.workspace,
         context=relative(prepared.recipe_root, root),
         vendored=prepared.recipe.vendored,
-        target_dir=relative(target, root) if inside else "target",
+        target_dir=relative(target, root) if target_inside else "target",
     )
 
 

@@ -85,7 +85,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (2, "usage error: unknown or contradictory flags, or a contradictory selection"),
     (3, "project error: no Cargo.toml, an unparsable manifest, a missing or out-of-date Cargo.lock"),
     (4, "selection error: a -p, --bin, --stub or --keep that matches nothing, or a --keep that needs a stub"),
-    (5, "recipe error: not a recipe, a future format version, unsafe or duplicate paths"),
+    (5, "recipe error: not a recipe, an older or newer format version, unsafe or duplicate paths"),
     (6, "write error: a path that cannot be written, or differing files that cook refuses to overwrite"),
     (7, "cargo error: cargo not found, or `cargo metadata`/`cargo fetch` failed"),
     (8, "input error: a vendored directory the recipe needs is missing or incomplete"),

@@ -5,59 +5,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any, TypedDict
+from typing import Any
 
 from cargo_chefpy.errors import CargoError
-
-
-class DependencyKind(Enum):
-    NORMAL = "normal"
-    DEV = "dev"
-    BUILD = "build"
-
-
-class RawDependency(TypedDict, total=False):
-    name: str
-    rename: str | None
-    kind: str | None
-    optional: bool
-    target: str | None
-    path: str
-
-
-class RawTarget(TypedDict, total=False):
-    name: str
-    kind: list[str]
-    crate_types: list[str]
-    src_path: str
-    required_features: list[str]
-
-
-class RawPackage(TypedDict, total=False):
-    id: str
-    name: str
-    version: str
-    manifest_path: str
-    dependencies: list[RawDependency]
-    targets: list[RawTarget]
-
-
-class RawMetadata(TypedDict, total=False):
-    packages: list[RawPackage]
-    workspace_members: list[str]
-    workspace_default_members: list[str]
-    workspace_root: str
-    target_directory: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dependency:
     name: str
-    rename: str | None
-    kind: DependencyKind
-    optional: bool
-    target: str | None
     path: str | None  # absolute path of a path dependency's directory, None for registry/git
 
 
@@ -144,22 +99,8 @@ def _list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
 def _dependency(raw: Any, where: str) -> Dependency:
     if not isinstance(raw, dict):
         raise _bad(f"{where} is not an object")
-    kind = raw.get("kind") or "normal"
-    try:
-        dep_kind = DependencyKind(kind)
-    except ValueError:
-        raise _bad(f"{where}.kind is {kind!r}") from None
     path = raw.get("path")
-    rename = raw.get("rename")
-    target = raw.get("target")
-    return Dependency(
-        name=_str(raw, "name", where),
-        rename=rename if isinstance(rename, str) else None,
-        kind=dep_kind,
-        optional=bool(raw.get("optional", False)),
-        target=target if isinstance(target, str) else None,
-        path=path if isinstance(path, str) else None,
-    )
+    return Dependency(name=_str(raw, "name", where), path=path if isinstance(path, str) else None)
 
 
 def _target(raw: Any, where: str) -> Target:

@@ -6,17 +6,11 @@ import difflib
 import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
 
 from cargo_chefpy.errors import SelectionError, UsageError
+from cargo_chefpy.paths import inside
+from cargo_chefpy.recipe import CrateClass
 from cargo_chefpy.workspace import LocalCrate, Workspace
-
-
-class CrateClass(Enum):
-    STUB = "stub"
-    KEEP = "keep"
-    PRUNE = "prune"
-    EXTERNAL = "external"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,7 +174,7 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
                     Decision(crate=crate, klass=CrateClass.EXTERNAL, reason="[patch] path crate")
                 )
             elif d in reached:
-                where = "outside the workspace root" if not _inside(d, workspace.root) else "not a member"
+                where = "outside the workspace root" if not inside(d, workspace.root) else "not a member"
                 decisions.append(
                     Decision(crate=crate, klass=CrateClass.EXTERNAL, reason=f"path dependency {where}")
                 )
@@ -223,7 +217,3 @@ def drop_unused(plan: Plan, used: set[str]) -> Plan:
         for d in plan.decisions
     )
     return Plan(decisions=decisions, targets=plan.targets, bins=plan.bins)
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")

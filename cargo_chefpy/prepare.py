@@ -13,9 +13,18 @@ from typing import Any
 from cargo_chefpy import lockfile, manifest
 from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.log import Log
-from cargo_chefpy.plan import CrateClass, Plan, Selection, drop_unused, make_plan
+from cargo_chefpy.paths import inside
+from cargo_chefpy.plan import Plan, Selection, drop_unused, make_plan
 from cargo_chefpy.project import PendingMetadata
-from cargo_chefpy.recipe import MAX_FILE_BYTES, Recipe, RecipeCrate, RecipeFile, Role
+from cargo_chefpy.recipe import (
+    MAX_FILE_BYTES,
+    CrateClass,
+    Recipe,
+    RecipeCrate,
+    RecipeFile,
+    Role,
+    VendoredCrate,
+)
 from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
 
 CONFIG_FILES = (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml")
@@ -112,8 +121,7 @@ def _file_entry(
         ) from None
     if root is not None and (os.path.islink(full) if kind is None else kind == "link"):
         target = os.path.realpath(full)
-        real_root = os.path.realpath(root)
-        if target != real_root and not target.startswith(real_root.rstrip("/") + "/"):
+        if not inside(target, os.path.realpath(root)):
             raise ProjectError(
                 f"{full} is a symlink to {target}, outside the workspace",
                 hint="copy the file into the crate, or --stub that crate",
@@ -210,7 +218,9 @@ def build_recipe(
     dropped = {c.directory for c in workspace.crates if c.via_patch} - plan.directories(CrateClass.EXTERNAL)
     pruned_lock = lockfile.drop_unused_patches(pruned_lock, {workspace.crate_at(d).name for d in dropped})
     externals = plan.of(CrateClass.EXTERNAL)
-    sourced = sorted(f"{p.name}-{p.version}" for p in kept_packages if p.source is not None)
+    sourced = sorted(
+        VendoredCrate(name=p.name, version=p.version) for p in kept_packages if p.source is not None
+    )
     if prefetched is None:
         prefetched = Prefetched(vendored=vendored_directories(root))
     vendored = prefetched.vendored if sourced else []  # the directory sources the cook stage needs
@@ -293,7 +303,7 @@ def build_recipe(
         RecipeCrate(
             name=d.crate.name,
             path=relative(d.crate.directory, recipe_root),
-            klass=d.klass.value,
+            klass=d.klass,
             reason=d.reason,
         )
         for d in plan.decisions
@@ -404,7 +414,7 @@ class _Early:
             d
             for d in map(normalise, found)
             if d != root
-            and not any(d == e or d.startswith(e + "/") for e in excluded)
+            and not any(inside(d, e) for e in excluded)
             and os.path.isfile(os.path.join(d, "Cargo.toml"))
         ]
 
@@ -463,13 +473,11 @@ def explain(prepared: Prepared) -> Iterator[str]:
     recipe = prepared.recipe
     counts: dict[str, tuple[int, str]] = {}
     for crate in recipe.crates:
-        n = sum(
-            1 for f in recipe.files if f.path.startswith(crate.path.rstrip("/") + "/") or crate.path == "."
-        )
+        n = sum(1 for f in recipe.files if inside(f.path, crate.path) or crate.path == ".")
         what = {
-            "stub": "stub manifest only: dependencies, features, edition",
-            "keep": "every file (real sources)",
-            "external": "every file (real sources)",
+            CrateClass.STUB: "stub manifest only: dependencies, features, edition",
+            CrateClass.KEEP: "every file (real sources)",
+            CrateClass.EXTERNAL: "every file (real sources)",
         }[crate.klass]
         counts[crate.path] = (n, what)
     ws = recipe.workspace

@@ -13,15 +13,24 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from cargo_chefpy.errors import RecipeError
+from cargo_chefpy.paths import stays_inside
 
 FORMAT = "cargo-chefpy-recipe"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: json's own encoder; vendored_crates as name/version objects
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_RECIPE_BYTES = 1024 * 1024 * 1024
+
+
+class CrateClass(Enum):
+    """What the plan does with a local crate; a recipe records every class but PRUNE."""
+
+    STUB = "stub"
+    KEEP = "keep"
+    PRUNE = "prune"
+    EXTERNAL = "external"
 
 
 class Role(Enum):
@@ -49,8 +58,17 @@ class RecipeFile:
 class RecipeCrate:
     name: str
     path: str
-    klass: str  # stub, keep or external (pruned crates are not recorded: their changes must not matter)
+    klass: CrateClass  # never PRUNE: pruned crates are not recorded, their changes must not matter
     reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class VendoredCrate:
+    """A registry or git package the build needs from a vendored directory. Name and version stay
+    apart: a version may hold `-` (`0.5.0-rc.1`) and so may a name (`sha-1`)."""
+
+    name: str
+    version: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +79,7 @@ class Recipe:
     crates: tuple[RecipeCrate, ...]
     files: tuple[RecipeFile, ...]
     vendored: tuple[str, ...]  # directory sources the build needs; never carried
-    vendored_crates: tuple[str, ...] = ()  # crate directories expected in them, for an early check
+    vendored_crates: tuple[VendoredCrate, ...] = ()  # crates expected in them, for an early check
 
     def file(self, path: str) -> RecipeFile | None:
         return next((f for f in self.files if f.path == path), None)
@@ -92,49 +110,14 @@ def dumps(recipe: Recipe) -> bytes:
         "packages": sorted(recipe.packages),
         "bins": sorted(recipe.bins),
         "crates": [
-            {"name": c.name, "path": c.path, "class": c.klass, "reason": c.reason}
+            {"name": c.name, "path": c.path, "class": c.klass.value, "reason": c.reason}
             for c in sorted(recipe.crates, key=lambda c: (c.path, c.name))
         ],
         "vendored": sorted(recipe.vendored),
-        "vendored_crates": sorted(recipe.vendored_crates),
+        "vendored_crates": [{"name": c.name, "version": c.version} for c in sorted(recipe.vendored_crates)],
         "files": [_encode_file(f) for f in sorted(recipe.files, key=lambda f: f.path)],
     }
-    out: list[str] = []
-    _write_json(document, "\n", out)
-    out.append("\n")
-    return "".join(out).encode("ascii")
-
-
-def _write_json(value: Any, newline: str, out: list[str]) -> None:
-    """`json.dumps(value, indent=1, sort_keys=True, ensure_ascii=True)`, byte for byte, for the strings,
-    integers, booleans, lists and objects a recipe is made of, in half the time: with an indent, json
-    falls back to its pure-Python encoder. tests/test_fuzz.py checks the equality."""
-    if isinstance(value, str):
-        out.append(encode_basestring_ascii(value))
-    elif value is True or value is False:
-        out.append("true" if value else "false")
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, dict) and value:
-        inner = newline + " "
-        separator = "{" + inner
-        for key in sorted(value):
-            out.append(separator)
-            out.append(encode_basestring_ascii(key))
-            out.append(": ")
-            _write_json(value[key], inner, out)
-            separator = "," + inner
-        out.append(newline + "}")
-    elif isinstance(value, list) and value:
-        inner = newline + " "
-        separator = "[" + inner
-        for item in value:
-            out.append(separator)
-            _write_json(item, inner, out)
-            separator = "," + inner
-        out.append(newline + "]")
-    else:  # empty containers, None, anything else
-        out.append(json.dumps(value, indent=1, sort_keys=True, ensure_ascii=True))
+    return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
 
 
 def digest(data: bytes) -> str:
@@ -158,10 +141,11 @@ def check_path(path: object, where: str) -> str:
         raise _fail(f"{where} contains a NUL byte")
     if "\\" in path:
         raise _fail(f"{where} {path!r} contains a backslash")
-    if path.startswith("/"):
-        raise _fail(f"{where} {path!r} is absolute")
-    parts = path.split("/")
-    if path != "." and any(p in ("", ".", "..") for p in parts):
+    if not stays_inside(path):
+        if path.startswith("/"):
+            raise _fail(f"{where} {path!r} is absolute")
+        raise _fail(f"{where} {path!r} is not a plain relative path (empty, '.' or '..' part)")
+    if path != "." and any(p in ("", ".") for p in path.split("/")):
         raise _fail(f"{where} {path!r} is not a plain relative path (empty, '.' or '..' part)")
     try:
         path.encode("utf-8")
@@ -219,6 +203,9 @@ def _file(raw: object, i: int) -> RecipeFile:
     return RecipeFile(path=path, data=data, executable=executable, role=role)
 
 
+_RECORDED_CLASSES = {c.value: c for c in CrateClass if c is not CrateClass.PRUNE}
+
+
 def _crate(raw: object, i: int) -> RecipeCrate:
     where = f"crates[{i}]"
     if not isinstance(raw, dict):
@@ -229,12 +216,24 @@ def _crate(raw: object, i: int) -> RecipeCrate:
         if not isinstance(value, str):
             raise _fail(f"{where}.{key} is not a string")
         fields[key] = value
-    if fields["class"] not in ("stub", "keep", "external"):
+    klass = _RECORDED_CLASSES.get(fields["class"])
+    if klass is None:
         raise _fail(f"{where}.class is {fields['class']!r}")
     check_path(fields["path"], f"{where}.path")
-    return RecipeCrate(
-        name=fields["name"], path=fields["path"], klass=fields["class"], reason=fields["reason"]
-    )
+    return RecipeCrate(name=fields["name"], path=fields["path"], klass=klass, reason=fields["reason"])
+
+
+def _vendored_crate(raw: object, i: int) -> VendoredCrate:
+    """A name and a version, each one plain directory name part (cook looks for `name` and
+    `name-version` directories in the vendored directories)."""
+    where = f"vendored_crates[{i}]"
+    if not isinstance(raw, dict) or set(raw) != {"name", "version"}:
+        raise _fail(f"{where} is not an object with exactly the keys 'name' and 'version'")
+    for key in ("name", "version"):
+        value = check_path(raw[key], f"{where}.{key}")
+        if "/" in value or value == ".":
+            raise _fail(f"{where}.{key} {value!r} is not a plain name")
+    return VendoredCrate(name=raw["name"], version=raw["version"])
 
 
 def loads(data: bytes, *, source: str = "recipe") -> Recipe:
@@ -265,6 +264,11 @@ def loads(data: bytes, *, source: str = "recipe") -> Recipe:
         )
     if version < 1:
         raise _fail(f"format version {version} does not exist")
+    if version < FORMAT_VERSION:
+        raise RecipeError(
+            f"{source} has format version {version}, older than this cargo-chefpy reads ({FORMAT_VERSION})",
+            hint="the recipe format changed: run `cargo chefpy prepare` again with this cargo-chefpy version",
+        )
     workspace = check_path(raw.get("workspace"), "workspace")
     files_raw = raw.get("files")
     if not isinstance(files_raw, list):
@@ -279,6 +283,9 @@ def loads(data: bytes, *, source: str = "recipe") -> Recipe:
     crates_raw = raw.get("crates")
     if not isinstance(crates_raw, list):
         raise _fail("'crates' is not a list")
+    vendored_crates_raw = raw.get("vendored_crates", [])
+    if not isinstance(vendored_crates_raw, list):
+        raise _fail("'vendored_crates' is not a list")
     return Recipe(
         workspace=workspace,
         packages=_strings(raw.get("packages"), "packages"),
@@ -286,7 +293,7 @@ def loads(data: bytes, *, source: str = "recipe") -> Recipe:
         crates=tuple(_crate(c, i) for i, c in enumerate(crates_raw)),
         files=files,
         vendored=_strings(raw.get("vendored"), "vendored", paths=True),
-        vendored_crates=_strings(raw.get("vendored_crates", []), "vendored_crates", paths=True),
+        vendored_crates=tuple(_vendored_crate(c, i) for i, c in enumerate(vendored_crates_raw)),
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cargo_chefpy.errors import RecipeError, WriteError
 from cargo_chefpy.fsutil import FIXED_MTIME, atomic_write, set_mtime, write_error
+from cargo_chefpy.paths import inside
 from cargo_chefpy.recipe import Recipe, RecipeFile
 
 
@@ -23,10 +24,6 @@ class WritePlan:
         return tuple(f.path for f in self.conflicts)
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
 def _check_parents(root: Path, relpath: str) -> None:
     """No existing component of the path may be a symlink that leaves the directory, or a file."""
     current = root
@@ -34,7 +31,7 @@ def _check_parents(root: Path, relpath: str) -> None:
         current = current / part
         if current.is_symlink():
             target = current.resolve()
-            if not _inside(target, root.resolve()):
+            if not inside(target, root.resolve()):
                 raise RecipeError(
                     f"{relpath} would be written through the symlink {current}, which points outside "
                     f"the cook directory (to {target})",
@@ -55,7 +52,7 @@ def plan_writes(recipe: Recipe, root: Path) -> WritePlan:
         target = root / f.path
         if target.is_symlink():
             resolved = target.resolve()
-            if not _inside(resolved, root.resolve()):
+            if not inside(resolved, root.resolve()):
                 raise RecipeError(
                     f"{f.path} is a symlink in the cook directory that points outside it (to {resolved})",
                     hint="remove that symlink, or cook in an empty directory",

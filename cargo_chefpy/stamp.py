@@ -14,6 +14,7 @@ from typing import Any
 
 from cargo_chefpy.errors import StampError
 from cargo_chefpy.fsutil import atomic_write
+from cargo_chefpy.paths import stays_inside
 
 STAMP_NAME = "cargo-chefpy-stamp.json"
 FORMAT = "cargo-chefpy-stamp"
@@ -114,7 +115,7 @@ def _safe_path(value: str, path: Path, key: str) -> str:
 
     (Laxer than a recipe path: a vendored file name may hold a backslash or undecodable bytes.)
     """
-    if not value or "\x00" in value or value.startswith("/") or ".." in value.split("/"):
+    if not value or "\x00" in value or not stays_inside(value):
         raise _corrupt(path, f"'{key}' holds the unsafe path {value!r}")
     return value
 

@@ -17,6 +17,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cargo_chefpy.paths import inside
+
 _RERUN_PREFIXES = ("cargo:rerun-if-changed=", "cargo::rerun-if-changed=")
 
 
@@ -55,13 +57,13 @@ class BuildScripts:
         skipped = tuple(os.path.normpath(d) for d in skip_dirs)
         for package_id, outputs in sorted(self.outputs.items()):
             package_root = self.package_roots.get(package_id)
-            if package_root is None or package_root in skip_packages or not _inside(package_root, root):
+            if package_root is None or package_root in skip_packages or not inside(package_root, root):
                 continue
             for output in sorted(outputs):
                 paths = rerun_paths(output)
                 for path in [package_root] if paths is None else paths:
                     full = os.path.normpath(os.path.join(package_root, path))
-                    if _inside(full, root) and not any(_inside(full, d) or _inside(d, full) for d in skipped):
+                    if inside(full, root) and not any(inside(full, d) or inside(d, full) for d in skipped):
                         yield os.path.relpath(full, root).replace(os.sep, "/")
 
 
@@ -79,7 +81,3 @@ def rerun_paths(output: str) -> list[str] | None:
             if value:
                 paths.append(value)
     return paths
-
-
-def _inside(path: str, base: str) -> bool:
-    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import tomlkit
 
-from integration.workspaces import run_cargo, set_all_mtimes
+from integration.workspaces import run_cargo, semver_key, set_all_mtimes
 
 DEBIAN_REGISTRY: Final = Path("/usr/share/cargo/registry")
 
@@ -101,9 +101,8 @@ def _crate_dir(registry: Path, crate: str) -> Path | None:
     ]
     if not found:
         return None
-    return max(
-        found, key=lambda d: tuple(int(p) if p.isdigit() else 0 for p in d.name.split("-")[-1].split("."))
-    )
+    # The version is what follows `<crate>-`, whole: it may hold `-` itself (`0.5.0-rc.1`).
+    return max(found, key=lambda d: semver_key(d.name[len(crate) + 1 :]))
 
 
 def missing_crates(registry: Path = DEBIAN_REGISTRY) -> list[str]:

@@ -221,26 +221,41 @@ _GENERATED_CRATE_FILES: Final = frozenset(
 )
 
 
-def registry_dir_names(crates: Sequence[FakeCrate]) -> dict[tuple[str, str], str]:
-    """(name, version) -> directory: `<name>`, or `<name>-<version>` when the name has several versions."""
+def semver_key(version: str) -> tuple[tuple[int, ...], bool, tuple[tuple[bool, int, str], ...]]:
+    """A sort key that orders versions as semver does: `0.5.0-rc.1` < `0.5.0`; build metadata ignored."""
+    release, _, pre = version.split("+", 1)[0].partition("-")
+    numbers = tuple(int(p) if p.isdigit() else 0 for p in release.split("."))
+    identifiers = tuple((not p.isdigit(), int(p) if p.isdigit() else 0, p) for p in pre.split(".") if pre)
+    return numbers, not pre, identifiers
+
+
+def registry_dir_names(
+    crates: Sequence[FakeCrate], *, newest_plain: bool = False
+) -> dict[tuple[str, str], str]:
+    """(name, version) -> directory: `<name>`, or `<name>-<version>` when the name has several versions.
+
+    With `newest_plain`, the newest version of a name keeps `<name>`, as `cargo vendor` lays them out.
+    """
     counts = Counter(crate.name for crate in crates)
+    newest = {name: max((c.version for c in crates if c.name == name), key=semver_key) for name in counts}
     names: dict[tuple[str, str], str] = {}
     for crate in crates:
         key = (crate.name, crate.version)
         if key in names:
             raise ValueError(f"duplicate crate {crate.name} {crate.version}")
-        names[key] = crate.name if counts[crate.name] == 1 else f"{crate.name}-{crate.version}"
+        plain = counts[crate.name] == 1 or (newest_plain and newest[crate.name] == crate.version)
+        names[key] = crate.name if plain else f"{crate.name}-{crate.version}"
     if len(set(names.values())) != len(names):
         raise ValueError(f"crate directory names collide: {sorted(names.values())}")
     return names
 
 
-def write_registry(directory: Path, crates: Sequence[FakeCrate]) -> None:
-    """Write `crates` as a directory source, like `cargo vendor` output.
+def write_registry(directory: Path, crates: Sequence[FakeCrate], *, newest_plain: bool = False) -> None:
+    """Write `crates` as a directory source, like `cargo vendor` output (see `registry_dir_names`).
 
     Each crate directory is replaced wholesale; other entries of `directory` are left alone.
     """
-    names = registry_dir_names(crates)
+    names = registry_dir_names(crates, newest_plain=newest_plain)
     directory.mkdir(parents=True, exist_ok=True)
     for crate in sorted(crates, key=lambda c: names[(c.name, c.version)]):
         crate_dir = directory / names[(crate.name, crate.version)]

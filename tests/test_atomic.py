@@ -24,7 +24,7 @@ import pytest
 from pytest_subprocess import FakeProcess
 
 from cargo_chefpy import recipe
-from cargo_chefpy.recipe import Recipe, RecipeCrate, RecipeFile, Role
+from cargo_chefpy.recipe import CrateClass, Recipe, RecipeCrate, RecipeFile, Role
 
 ROOT = Path(__file__).resolve().parent.parent
 TMP_SUFFIX = ".chefpy-tmp"
@@ -141,7 +141,7 @@ def big_recipe(path: Path) -> bytes:
             workspace=".",
             packages=("app",),
             bins=(),
-            crates=(RecipeCrate(name="lib", path="lib", klass="keep", reason="test"),),
+            crates=(RecipeCrate(name="lib", path="lib", klass=CrateClass.KEEP, reason="test"),),
             files=(
                 RecipeFile(path="lib/a-small.rs", data=b"pub fn f() {}\n", executable=False, role=Role.KEEP),
                 RecipeFile(path="lib/big.bin", data=os.urandom(BIG), executable=False, role=Role.KEEP),

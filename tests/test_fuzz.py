@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from cargo_chefpy import recipe, stamp
 from cargo_chefpy.errors import ChefError, RecipeError, StampError
-from cargo_chefpy.recipe import FORMAT, Recipe, RecipeCrate, RecipeFile, Role
+from cargo_chefpy.recipe import FORMAT, CrateClass, Recipe, RecipeCrate, RecipeFile, Role, VendoredCrate
 
 settings.register_profile("default", max_examples=200, deadline=None)
 settings.register_profile(
@@ -65,8 +65,8 @@ def sample() -> Recipe:
         packages=("serviceZ",),
         bins=("serviceZ",),
         crates=(
-            RecipeCrate(name="libA", path="src/libA", klass="keep", reason="real sources"),
-            RecipeCrate(name="serviceZ", path="src/serviceZ", klass="stub", reason="target"),
+            RecipeCrate(name="libA", path="src/libA", klass=CrateClass.KEEP, reason="real sources"),
+            RecipeCrate(name="serviceZ", path="src/serviceZ", klass=CrateClass.STUB, reason="target"),
         ),
         files=(
             RecipeFile(path="Cargo.toml", data=b"[workspace]\n", executable=False, role=Role.WORKSPACE),
@@ -81,7 +81,10 @@ def sample() -> Recipe:
             ),
         ),
         vendored=("vendored",),
-        vendored_crates=("fake-log-0.4.0",),
+        vendored_crates=(
+            VendoredCrate(name="fake-log", version="0.4.0"),
+            VendoredCrate(name="fake-rc", version="0.5.0-rc.1"),
+        ),
     )
 
 
@@ -167,6 +170,12 @@ recipe_shaped = st.fixed_dictionaries(
         )
         | json_values,
         "vendored": st.lists(paths, max_size=3) | json_values,
+        "vendored_crates": st.lists(
+            st.fixed_dictionaries({"name": paths | json_values, "version": paths | json_values})
+            | json_values,
+            max_size=3,
+        )
+        | json_values,
         "files": st.lists(
             st.fixed_dictionaries(
                 {"path": paths | json_values, "role": st.sampled_from([r.value for r in Role]) | json_values},
@@ -237,6 +246,11 @@ def test_loads_raises_only_recipe_error_and_what_it_accepts_is_safe_and_round_tr
         assert _is_safe(path), path
     for path in loaded.vendored:
         assert _is_safe(path), path
+    for crate in loaded.vendored_crates:
+        for name in (crate.name, f"{crate.name}-{crate.version}"):
+            assert _is_safe(name), name
+            assert "/" not in name, name
+            assert name != ".", name
     assert len({f.path for f in loaded.files}) == len(loaded.files)
     again = recipe.dumps(loaded)
     assert recipe.dumps(recipe.loads(again)) == again
@@ -392,10 +406,3 @@ def test_dumps_plain_writes_what_tomlkit_writes_or_leaves_it_to_tomlkit(doc: dic
     except _NotPlain:
         return
     assert text == tomlkit.dumps(doc)
-
-
-@given(json_values)
-def test_the_recipe_json_writer_writes_what_json_dumps_writes(value: JSON) -> None:
-    out: list[str] = []
-    recipe._write_json(value, "\n", out)
-    assert "".join(out) == json.dumps(value, indent=1, sort_keys=True, ensure_ascii=True)
