@@ -28,8 +28,13 @@ class StubArtifacts:
     names: set[str] = field(default_factory=set)
     hashes: set[str] = field(default_factory=set)
     uplifted: set[str] = field(default_factory=set)
+    # Every profile directory cargo reported an output in (any package's): `<dir>/<profile>` and
+    # `<dir>/<triple>/<profile>`, in the target dir and, with `build.build-dir`, in the build dir. The
+    # stubs' outputs are looked for there, whatever decided them (flags, environment, cargo config).
+    profile_dirs: set[str] = field(default_factory=set)
 
     def observe(self, message: Mapping[str, Any]) -> None:
+        self.profile_dirs.update(_profile_dirs(message))
         manifest = message.get("manifest_path")
         if not isinstance(manifest, str) or os.path.dirname(os.path.normpath(manifest)) not in self.stub_dirs:
             return
@@ -53,6 +58,29 @@ class StubArtifacts:
                 self.hashes.add(match.group(1))
             else:
                 self.uplifted.add(path)
+
+
+def _profile_dirs(message: Mapping[str, Any]) -> list[str]:
+    """The profile directories that the outputs named in one of cargo's JSON messages are in."""
+    found = []
+    reason = message.get("reason")
+    if reason == "compiler-artifact":
+        paths = [p for p in message.get("filenames") or [] if isinstance(p, str)]
+        if isinstance(message.get("executable"), str):
+            paths.append(message["executable"])
+        for path in paths:
+            parent = os.path.dirname(os.path.normpath(path))
+            if os.path.basename(parent) in ("deps", "examples"):
+                found.append(os.path.dirname(parent))  # <profile>/deps/libx-<hash>.rlib
+            elif os.path.basename(os.path.dirname(parent)) == "build":
+                found.append(
+                    os.path.dirname(os.path.dirname(parent))
+                )  # <profile>/build/x-<hash>/build-script-build
+            else:
+                found.append(parent)  # an uplifted copy: <profile>/x
+    elif reason == "build-script-executed" and isinstance(message.get("out_dir"), str):
+        found.append(os.path.dirname(os.path.dirname(os.path.dirname(os.path.normpath(message["out_dir"])))))
+    return [d for d in found if os.path.isabs(d)]
 
 
 def _package_name(package_id: str, manifest: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,6 +62,41 @@ def settle(st: stamp.Stamp, recipe_root: Path) -> Settled:
     return Settled(unchanged=unchanged, changed=changed, missing=missing)
 
 
+def remove_stub_leftovers(st: stamp.Stamp, recipe_root: Path) -> int:
+    """Delete each dummy source cook wrote that is still byte for byte what cook wrote: the final
+    sources did not replace it, and cargo could take it for a target (a dummy binary). Then the
+    directories cook created for them, if now empty. A path reached through a symlinked directory is
+    left alone. Returns how many files were removed."""
+    root = str(recipe_root)
+    real_root = os.path.realpath(root)
+    removed = 0
+    for rel, expected in sorted(st.stub_files.items()):
+        path = os.path.join(root, rel)
+        if os.path.realpath(os.path.dirname(path)) != os.path.join(real_root, os.path.dirname(rel)).rstrip(
+            "/"
+        ):
+            continue  # through a symlink: not a file cook wrote
+        try:
+            if not S_ISREG(os.lstat(path).st_mode) or stamp.file_digest(path) != expected:
+                continue
+        except OSError:
+            continue  # gone or unreadable: replaced by the final sources, not ours
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise write_error(Path(path), exc) from None
+        removed += 1
+    for rel in sorted(st.stub_created_dirs, key=lambda d: (-d.count("/"), d)):
+        path = os.path.join(root, rel)
+        if os.path.islink(path):
+            continue
+        with contextlib.suppress(OSError):
+            os.rmdir(path)  # only when empty
+    return removed
+
+
 def drift(cooked: dict[str, object], building: dict[str, object]) -> list[str]:
     notes = []
     for key in sorted(set(cooked) | set(building)):
@@ -99,6 +135,9 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
                 f"the cook stamp expects the workspace at {st.workspace}, but it is at {workspace_root}",
                 hint="run cook and build at the same WORKDIR layout",
             )
+        leftovers = remove_stub_leftovers(st, recipe_root)
+        if leftovers:
+            log.status("Removed", f"{leftovers} stub file(s) that the final sources did not replace")
         result = settle(st, recipe_root)
         parts = [f"{st.kept_crates} kept crate(s)", f"{st.external_crates} external"]
         if st.vendored_dirs:

@@ -12,7 +12,7 @@ from typing import NoReturn
 from cargo_chefpy import __version__, early
 from cargo_chefpy.errors import EXIT_CODES, ChefError, UsageError, WriteError
 from cargo_chefpy.log import Log
-from cargo_chefpy.options import CargoOptions, Command, validate
+from cargo_chefpy.options import CargoOptions, Command, check_extra, validate
 
 PROG = "cargo chefpy"
 
@@ -116,6 +116,7 @@ def _cargo_options(ns: argparse.Namespace) -> CargoOptions:
     extra = tuple(ns.extra)
     if extra and not any(a.startswith("-") for a in extra[:1]):
         raise UsageError(f"unexpected argument {extra[0]!r}", hint="pass extra cargo arguments after `--`")
+    check_extra(extra, cook=ns.command == "cook")
     return CargoOptions(
         command=Command.CHECK if ns.check else Command.CLIPPY if ns.clippy else Command.BUILD,
         profile="release" if ns.release else ns.profile,

@@ -6,7 +6,7 @@ import contextlib
 import os
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,15 +111,6 @@ def checksum_failure(cargo_stderr: list[str], root: Path) -> InputError | None:
     return error
 
 
-def profile_dirs(target_dir: Path, options: CargoOptions) -> list[Path]:
-    """Every directory this profile's outputs can land in: the host's and each target triple's."""
-    name = options.profile_dir
-    dirs = [target_dir / name]
-    if target_dir.is_dir():
-        dirs += sorted(d / name for d in target_dir.iterdir() if (d / name / ".fingerprint").is_dir())
-    return dirs
-
-
 def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     rec, data = load_recipe(options.recipe_path, cwd)
     root = cwd
@@ -128,6 +119,8 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     if not options.force:
         skeleton.refuse_conflicts(plan)
     cargo_bin = None if options.no_build else cargo.find_cargo()  # before anything is written
+    stub_files = {f.path: f.digest for f in rec.files if f.role is Role.STUB and not _is_manifest(f.path)}
+    created_dirs = missing_parents(root, stub_files)
     written = skeleton.write(plan, root, force=options.force)
     for directory in rec.vendored:
         skeleton.settle_tree(root / directory)
@@ -175,11 +168,30 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     # Read what the build scripts watch before the stubs' outputs (their scripts' among them) go.
     real_root = root.resolve()
     watched = list(scripts.watched(str(real_root), skip_packages=stub_dirs, skip_dirs=[str(target_dir)]))
-    removed = artifacts.remove(found, profile_dirs(target_dir, build))
+    removed = artifacts.remove(found, [Path(d) for d in sorted(found.profile_dirs)])
     log.status("Cleaned", f"{removed} output(s) of {len(stub_dirs)} stubbed crate(s)")
-    path = stamp.write(target_dir, make_stamp(rec, data, build, real_root, watched))
+    st = make_stamp(rec, data, build, real_root, watched)
+    st = replace(st, stub_files=stub_files, stub_created_dirs=created_dirs)
+    path = stamp.write(target_dir, st)
     log.debug(f"stamp written to {path}")
     return 0
+
+
+def _is_manifest(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] == "Cargo.toml"
+
+
+def missing_parents(root: Path, paths: Iterable[str]) -> tuple[str, ...]:
+    """The directories (relative to `root`) that writing `paths` creates: those missing now."""
+    missing: set[str] = set()
+    for path in paths:
+        parts = path.split("/")[:-1]
+        for i in range(len(parts), 0, -1):
+            rel = "/".join(parts[:i])
+            if rel in missing or os.path.lexists(root / rel):
+                break
+            missing.add(rel)
+    return tuple(sorted(missing))
 
 
 def make_stamp(

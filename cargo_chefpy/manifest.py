@@ -74,6 +74,33 @@ class StubSpec:
     crate_types: tuple[str, ...]
     bins: tuple[str, ...]
     build_script: bool
+    # Where each stub file goes, relative to the package directory: the real target's path, so that the
+    # final stage's `COPY . .` overwrites it (a stub left beside the real sources would be one more
+    # target to cargo's autobins: a dummy binary). `bin_paths` pairs with `bins`.
+    lib_path: str = "src/lib.rs"
+    bin_paths: tuple[str, ...] = ()
+    build_path: str = "build.rs"
+
+    def bin_path(self, index: int) -> str:
+        if index < len(self.bin_paths):
+            return self.bin_paths[index]
+        return f"{STUB_DIR}/bin-{index}.rs"
+
+    def stub_files(self) -> dict[str, str]:
+        """The dummy source files, by path relative to the package."""
+        files: dict[str, str] = {}
+        if self.lib_name is not None:
+            files[self.lib_path] = STUB_LIB
+        for i, _ in enumerate(self.bins):
+            files[self.bin_path(i)] = STUB_MAIN
+        if self.build_script:
+            files[self.build_path] = STUB_MAIN
+        return files
+
+
+STUB_DIR = ".cargo-chefpy-stub"
+"""Where a stub file goes when its target's real path cannot hold it (outside the package directory,
+or shared with another target): a directory cargo never searches for targets."""
 
 
 def _mask_path_deps(doc: dict[str, Any], base: str, stub_dirs: set[str]) -> None:
@@ -96,18 +123,7 @@ def stub_manifest(text: str, where: str, spec: StubSpec, stub_dirs: set[str]) ->
     """The stub's Cargo.toml and the dummy source files it names (paths relative to the package)."""
     original = parse_toml(text, where)
     doc = _stub_document(original, spec, stub_dirs)
-    files: dict[str, str] = {}
-    if spec.lib_name is not None:
-        files["src/lib.rs"] = STUB_LIB
-    for i, _ in enumerate(spec.bins):
-        files[_bin_path(i)] = STUB_MAIN
-    if spec.build_script:
-        files["build.rs"] = STUB_MAIN
-    return _dump(doc), files
-
-
-def _bin_path(index: int) -> str:
-    return "src/main.rs" if index == 0 else f"src/bin/chefpy-stub-{index}.rs"
+    return _dump(doc), spec.stub_files()
 
 
 def _stub_document(original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]) -> dict[str, Any]:
@@ -118,7 +134,7 @@ def _stub_document(original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]
     package["autoexamples"] = False
     package["autotests"] = False
     package["autobenches"] = False
-    package["build"] = "build.rs" if spec.build_script else False
+    package["build"] = spec.build_path if spec.build_script else False
     package.pop("links", None) if not spec.build_script else None
     doc: dict[str, Any] = {}
     if "cargo-features" in original:
@@ -130,7 +146,7 @@ def _stub_document(original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]
                 doc[key] = copy.deepcopy(original[alias])
     _mask_path_deps(doc, spec.directory, stub_dirs)
     if spec.lib_name is not None:
-        lib: dict[str, Any] = {"path": "src/lib.rs"}
+        lib: dict[str, Any] = {"path": spec.lib_path}
         default_name = str(package.get("name", "")).replace("-", "_")
         if spec.lib_name != default_name:
             lib["name"] = spec.lib_name
@@ -140,7 +156,7 @@ def _stub_document(original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]
             lib["crate-type"] = list(spec.crate_types)
         doc["lib"] = lib
     if spec.bins:
-        doc["bin"] = [{"name": name, "path": _bin_path(i)} for i, name in enumerate(spec.bins)]
+        doc["bin"] = [{"name": name, "path": spec.bin_path(i)} for i, name in enumerate(spec.bins)]
     return doc
 
 

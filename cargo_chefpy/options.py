@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -133,3 +134,113 @@ def cargo_args(options: CargoOptions, *, offline: bool, message_format: str | No
         args += ["--message-format", message_format]
     args += list(options.extra)
     return args
+
+
+# Flags cargo chefpy has itself, which decide the profile, target triple, target directory, manifest,
+# packages, targets or features. After `--` they would reach cargo unseen: cook would stamp and clean
+# for one build while cargo ran another, and build's drift check would compare the wrong things.
+_OWN_FLAGS = {
+    "--release": "--release",
+    "-r": "--release",
+    "--profile": "--profile",
+    "--target": "--target",
+    "--target-dir": "--target-dir",
+    "--manifest-path": "--manifest-path",
+    "--package": "-p",
+    "-p": "-p",
+    "--workspace": "--workspace",
+    "--all": "--workspace",
+    "--features": "--features",
+    "-F": "--features",
+    "--all-features": "--all-features",
+    "--no-default-features": "--no-default-features",
+    "--bin": "--bin",
+    "--bins": "--bins",
+    "--tests": "--tests",
+    "--benches": "--benches",
+    "--examples": "--examples",
+    "--all-targets": "--all-targets",
+}
+_CONFIG_HINTS = {
+    "build.target": "pass --target before `--`, or set build.target in the workspace's .cargo/config.toml "
+    "(the recipe carries it to cook)",
+    "build.target-dir": "pass --target-dir before `--`, or set build.target-dir in the workspace's "
+    ".cargo/config.toml (the recipe carries it to cook)",
+    "profile": "set it in the workspace's Cargo.toml [profile] or .cargo/config.toml (the recipe carries "
+    "both to cook)",
+}
+_SHORT_WITH_VALUE = frozenset("jZpF")  # cargo build's short options that take a value
+
+
+def check_extra(extra: Sequence[str], *, cook: bool) -> None:
+    """Refuse the cargo arguments after `--` that change what is built and where (see _OWN_FLAGS and
+    `--config` settings of build.target, build.target-dir or [profile]), and for cook
+    `--message-format`, which would hide the JSON messages cook reads. Everything after a second `--`
+    is for rustc or clippy, not cargo, and is not looked at."""
+    args = list(extra)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            return
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            if name in _OWN_FLAGS:
+                raise _refused(name, _OWN_FLAGS[name])
+            if name == "--message-format" and cook:
+                raise UsageError(
+                    "--message-format after `--` would hide the JSON messages cook reads to find the "
+                    "stubs' outputs",
+                    hint="remove it from cook's arguments (build accepts it)",
+                )
+            if name == "--config":
+                if not eq:
+                    value = args[i] if i < len(args) else ""
+                    i += 1
+                setting = _config_setting(value)
+                if setting is not None:
+                    raise UsageError(
+                        f"--config {value} after `--` sets {setting}, which decides where or how cargo "
+                        "builds, unseen by cargo chefpy",
+                        hint=_CONFIG_HINTS[setting],
+                    )
+        elif arg.startswith("-") and len(arg) > 1:
+            for j, letter in enumerate(arg[1:], start=1):
+                flag = f"-{letter}"
+                if flag in _OWN_FLAGS:
+                    raise _refused(flag, _OWN_FLAGS[flag])
+                if letter in _SHORT_WITH_VALUE:
+                    if j == len(arg) - 1:
+                        i += 1  # the value is the next argument
+                    break
+
+
+def _refused(flag: str, own: str) -> UsageError:
+    return UsageError(
+        f"{flag} after `--` would reach cargo unseen by cargo chefpy, which cooks, cleans and stamps "
+        "by its own flags (profile, target, target dir, packages, features)",
+        hint=f"pass {own} before `--`, where cargo chefpy reads it",
+    )
+
+
+def _config_setting(value: str) -> str | None:
+    """The setting among build.target, build.target-dir and [profile] that a `--config` value sets:
+    a TOML `KEY=VALUE`, or else the path of a TOML file (read when it can be; cargo reports the rest)."""
+    import tomllib
+
+    try:
+        document = tomllib.loads(value)
+    except tomllib.TOMLDecodeError:
+        try:
+            with open(value, "rb") as handle:
+                document = tomllib.load(handle)
+        except (OSError, ValueError):
+            return None
+    build = document.get("build")
+    for key in ("target", "target-dir"):
+        if isinstance(build, dict) and key in build:
+            return f"build.{key}"
+    if "profile" in document:
+        return "profile"
+    return None

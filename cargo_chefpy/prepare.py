@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cargo_chefpy import lockfile, manifest
-from cargo_chefpy.errors import ProjectError
+from cargo_chefpy.errors import ProjectError, RecipeError
 from cargo_chefpy.log import Log
+from cargo_chefpy.metadata import Target
 from cargo_chefpy.paths import inside
 from cargo_chefpy.plan import Plan, Selection, drop_unused, make_plan
 from cargo_chefpy.project import PendingMetadata
@@ -24,6 +25,7 @@ from cargo_chefpy.recipe import (
     RecipeFile,
     Role,
     VendoredCrate,
+    check_path,
 )
 from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
 
@@ -171,23 +173,58 @@ def _common_root(paths: list[str]) -> str:
     return normalise(os.path.commonpath(paths)) if paths else "/"
 
 
-def _stub_spec(crate: LocalCrate, plan: Plan) -> manifest.StubSpec:
+def _stub_spec(crate: LocalCrate, plan: Plan, crate_dirs: Collection[str] = ()) -> manifest.StubSpec:
+    """What `crate`'s stub provides, each stub file at its target's real path (cargo metadata's
+    `src_path`). `crate_dirs`: every local crate's directory; a path inside another crate (nested in
+    this one) or outside this package falls back to a path in `manifest.STUB_DIR`."""
     package = crate.package
     if package is None:  # only members are ever stubbed
         raise ValueError(f"{crate.name} is not a member")
     lib = package.lib
-    wanted = [t.name for t in package.bins if t.name in plan.bins]
-    if not wanted and lib is None and package.bins:
+    kept = [t for t in package.bins if t.name in plan.bins]
+    if not kept and lib is None and package.bins:
         names = sorted(t.name for t in package.bins)
-        wanted = [crate.name] if crate.name in names else names[:1]
+        first = crate.name if crate.name in names else names[0]
+        kept = [next(t for t in package.bins if t.name == first)]
+    nested = [d for d in crate_dirs if d != crate.directory]
+    taken: set[str] = set()
+
+    def place(target: Target | None, fallback: str) -> str:
+        path = _in_package(target.src_path, crate.directory, nested) if target is not None else None
+        if path is None or path in taken:
+            path = f"{manifest.STUB_DIR}/{fallback}"
+        taken.add(path)
+        return path
+
+    lib_path = place(lib, "lib.rs")
+    bin_paths = tuple(place(t, f"bin-{i}.rs") for i, t in enumerate(kept))
+    build_path = place(package.build_script, "build.rs")
     return manifest.StubSpec(
         directory=crate.directory,
-        lib_name=lib.name if lib is not None else (None if wanted else crate.name.replace("-", "_")),
+        lib_name=lib.name if lib is not None else (None if kept else crate.name.replace("-", "_")),
         proc_macro=lib is not None and "proc-macro" in lib.kinds,
         crate_types=lib.crate_types if lib is not None else (),
-        bins=tuple(wanted),
+        bins=tuple(t.name for t in kept),
         build_script=package.build_script is not None,
+        lib_path=lib_path,
+        bin_paths=bin_paths,
+        build_path=build_path,
     )
+
+
+def _in_package(src_path: str, directory: str, nested: Iterable[str]) -> str | None:
+    """`src_path` relative to the package `directory`, when a recipe may carry it there: inside the
+    package, not inside another crate, a safe recipe path. None otherwise."""
+    full = normalise(src_path)
+    if not full.startswith(directory.rstrip("/") + "/"):
+        return None
+    if any(full.startswith(d.rstrip("/") + "/") for d in nested):
+        return None
+    rel = relative(full, directory)
+    try:
+        return check_path(rel, "stub")
+    except RecipeError:
+        return None
 
 
 def build_recipe(
@@ -240,6 +277,7 @@ def build_recipe(
 
     root_path = at(ws, "Cargo.toml")  # written last: it keeps what the crates below take from it
     uses = manifest.WorkspaceUse()
+    crate_dirs = {c.directory for c in workspace.crates}
     add(
         RecipeFile(
             path=at(ws, "Cargo.lock"), data=pruned_lock.encode(), executable=False, role=Role.WORKSPACE
@@ -252,7 +290,7 @@ def build_recipe(
     for decision in stubs:
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
-        spec = _stub_spec(crate, plan)
+        spec = _stub_spec(crate, plan, crate_dirs)
         if crate.directory == root:
             _, dummies = manifest.stub_manifest(workspace.root_manifest, "Cargo.toml", spec, stub_dirs)
         else:
@@ -285,7 +323,9 @@ def build_recipe(
             if sub == "Cargo.toml":
                 uses |= manifest.workspace_use(parse_toml(_decoded(files[path].data, full), full))
 
-    root_stub = next((_stub_spec(d.crate, plan) for d in stubs if d.crate.directory == root), None)
+    root_stub = next(
+        (_stub_spec(d.crate, plan, crate_dirs) for d in stubs if d.crate.directory == root), None
+    )
     root_text = manifest.root_manifest(
         workspace.root_manifest,
         os.path.join(root, "Cargo.toml"),

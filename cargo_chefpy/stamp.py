@@ -33,6 +33,11 @@ class Stamp:
     kept_crates: int
     external_crates: int
     dirs: dict[str, str] = field(default_factory=dict)  # watched directories: path -> listing_digest
+    # The dummy sources cook wrote for stubbed crates (path -> sha256), and the directories it created
+    # for them: build removes what the final sources did not replace. Optional keys of format 1: a
+    # stamp without them has none, and a tool that does not know them ignores them.
+    stub_files: dict[str, str] = field(default_factory=dict)
+    stub_created_dirs: tuple[str, ...] = ()
     # (every path is relative to the recipe root, posix)
 
 
@@ -90,6 +95,8 @@ def dumps(stamp: Stamp) -> bytes:
         "vendored": stamp.vendored,
         "vendored_dirs": list(stamp.vendored_dirs),
         "dirs": stamp.dirs,
+        "stub_files": stamp.stub_files,
+        "stub_created_dirs": list(stamp.stub_created_dirs),
         "kept_crates": stamp.kept_crates,
         "external_crates": stamp.external_crates,
     }
@@ -175,4 +182,12 @@ def read(target_dir: Path) -> Stamp | None:
         kept_crates=kept,
         external_crates=external,
         dirs=_str_map(raw.get("dirs", {}), path, "dirs"),
+        stub_files=_str_map(raw.get("stub_files", {}), path, "stub_files"),
+        stub_created_dirs=_path_list(raw.get("stub_created_dirs", []), path, "stub_created_dirs"),
     )
+
+
+def _path_list(value: Any, path: Path, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _corrupt(path, f"'{key}' is not a list of strings")
+    return tuple(_safe_path(v, path, key) for v in value)

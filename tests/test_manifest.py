@@ -47,7 +47,7 @@ required-features = ["fast"]
 def spec(**kw: object) -> StubSpec:
     base: dict[str, object] = {
         "directory": "/w/src/serviceZ", "lib_name": None, "proc_macro": False, "crate_types": (),
-        "bins": ("serviceZ",), "build_script": False,
+        "bins": ("serviceZ",), "build_script": False, "bin_paths": ("src/main.rs",),
     }  # fmt: skip
     base.update(kw)
     return StubSpec(**base)  # type: ignore[arg-type]
@@ -158,3 +158,39 @@ def test_root_manifest_masks_workspace_dependency_on_a_stub_and_drops_unused_pat
     assert doc["workspace"]["dependencies"]["libB"]["version"] == "0.0.1"
     assert "default-members" not in doc["workspace"]
     assert doc["patch"]["crates-io"] == {"fake-patched": {"path": "rust-patches/fake-patched"}}
+
+
+def test_stub_files_go_at_the_paths_the_spec_gives_and_the_manifest_names_the_same_paths() -> None:
+    text, files = manifest.stub_manifest(
+        SERVICE,
+        "Cargo.toml",
+        spec(
+            lib_name="app",
+            lib_path="lib/app.rs",
+            bins=("rg", "two"),
+            bin_paths=("crates/core/main.rs", "src/bin/two.rs"),
+            build_script=True,
+            build_path="tools/build.rs",
+        ),
+        set(),
+    )
+    doc = tomllib.loads(text)
+    assert doc["lib"]["path"] == "lib/app.rs"
+    assert doc["bin"] == [
+        {"name": "rg", "path": "crates/core/main.rs"},
+        {"name": "two", "path": "src/bin/two.rs"},
+    ]
+    assert doc["package"]["build"] == "tools/build.rs"
+    assert files == {
+        "lib/app.rs": manifest.STUB_LIB,
+        "crates/core/main.rs": manifest.STUB_MAIN,
+        "src/bin/two.rs": manifest.STUB_MAIN,
+        "tools/build.rs": manifest.STUB_MAIN,
+    }
+    assert doc["package"]["autobins"] is False
+
+
+def test_a_bin_without_a_path_gets_one_in_the_stub_directory_cargo_never_searches() -> None:
+    text, files = manifest.stub_manifest(SERVICE, "Cargo.toml", spec(bin_paths=()), set())
+    assert tomllib.loads(text)["bin"] == [{"name": "serviceZ", "path": ".cargo-chefpy-stub/bin-0.rs"}]
+    assert files == {".cargo-chefpy-stub/bin-0.rs": manifest.STUB_MAIN}
