@@ -74,8 +74,7 @@ class Shape:
     """Names of the REGISTRY crates in `vendored/` (every version of each)."""
     prepare_args: tuple[str, ...]
     cargo_args: tuple[str, ...]
-    """The flags of cook, and of build unless `build_args` is given."""
-    build_args: tuple[str, ...] | None = None
+    """The flags of both cook and build."""
     host_target: bool = False
     """Cook and build also get `--target <host triple>`; binaries are under target/<triple>/<profile>."""
     profile_dir: str = "release"
@@ -958,23 +957,6 @@ def _edition_2024() -> Shape:
     )
 
 
-def _flags_after_double_dash() -> Shape:
-    """The profile given to cook's cargo after `--` (`cook -p app -- --release`, then `build --release`),
-    on the 0.0.1 shape where a stub output that cook failed to remove looks fresh to cargo."""
-    base = _version_0_0_1()
-    return Shape(
-        name="cargo-flags-after-double-dash",
-        files=base.files,
-        prepare_args=base.prepare_args,
-        cargo_args=("-p", "app", "--", "--release"),
-        build_args=("--release", "-p", "app"),
-        edits=base.edits,
-        binaries=base.binaries,
-        compiled=base.compiled,
-        reuses_cook=base.reuses_cook,
-    )
-
-
 def all_shapes() -> tuple[Shape, ...]:
     shapes = (
         _ripgrep_like(),
@@ -1007,7 +989,6 @@ def all_shapes() -> tuple[Shape, ...]:
         _target_embeds_outside_file(),
         _two_targets(),
         _edition_2024(),
-        _flags_after_double_dash(),
     )
     names = [shape.name for shape in shapes]
     assert len(set(names)) == len(names), names

@@ -93,7 +93,7 @@ def cooked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Shape], Cooked
                 root,
                 prepare_args=list(shape.prepare_args),
                 cook_args=[*shape.cargo_args, *target],
-                build_args=[*(shape.build_args or shape.cargo_args), *target],
+                build_args=[*shape.cargo_args, *target],
             )
             flow.cook(flow.prepare())
             apply_edits(shape, root)
