@@ -187,13 +187,26 @@ class BuildResult:
 class Engine:
     docker: str  # path to the docker client
     started_here: bool  # True if this process started dockerd (see `down` for one started earlier)
+    host: str | None = None  # `-H` for an engine of its own (a runner, see integration/runners.py)
+    config: str | None = None  # DOCKER_CONFIG: where the client finds its buildx plugin
+    name: str = "default"
+    version: str = ""  # the engine's version, e.g. 20.10.24 or 26.1.5
+
+    @property
+    def cli(self) -> list[str]:
+        """The client's argv prefix: ``docker`` and, for a runner engine, ``-H unix://…``."""
+        return [self.docker, *(("-H", self.host) if self.host else ())]
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_BUILDKIT": "1"}
+        env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+        env.pop("DOCKER_HOST", None)
+        if self.config is not None:
+            env["DOCKER_CONFIG"] = self.config
+        return env
 
     def docker_cmd(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run ``docker ARGS``; raise DockerError (with stderr) on failure or timeout."""
-        argv = [self.docker, *args]
+        argv = [*self.cli, *args]
         try:
             proc = subprocess.run(
                 argv, capture_output=True, text=True, timeout=timeout, env=self._env(), check=False
@@ -217,7 +230,7 @@ class Engine:
         timeout: float = 900,
     ) -> BuildResult:
         """``docker build`` with BuildKit, no network and a plain log; raise BuildFailed on failure."""
-        argv = [self.docker, "build", "--network=none", "--progress=plain"]
+        argv = [*self.cli, "build", "--network=none", "--progress=plain"]
         if dockerfile is not None:
             argv += ["--file", str(dockerfile)]
         if tag is not None:
@@ -253,7 +266,11 @@ class Engine:
         return self.docker_cmd("run", "--rm", "--network=none", image, *args, timeout=timeout).stdout
 
     def image_exists(self, ref: str) -> bool:
-        return _quiet_ok([self.docker, "image", "inspect", ref], timeout=60)
+        try:
+            self.docker_cmd("image", "inspect", ref, timeout=60)
+        except DockerError:
+            return False
+        return True
 
     def image_label(self, ref: str, label: str) -> str | None:
         """The value of ``label`` on image ``ref``, or None if the image or the label is missing."""
@@ -680,7 +697,7 @@ def _build_rootfs_image(engine: Engine) -> None:
         tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         try:
             imp = subprocess.run(
-                [engine.docker, "import", "--message", f"debootstrap {SUITE} minbase", "-", ROOTFS_TAG],
+                [*engine.cli, "import", "--message", f"debootstrap {SUITE} minbase", "-", ROOTFS_TAG],
                 stdin=tar.stdout,
                 capture_output=True,
                 text=True,

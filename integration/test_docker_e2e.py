@@ -23,22 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from integration.docker_engine import (
-    STATE_DIR,
-    BuildResult,
-    DockerError,
-    Engine,
-    EngineUnavailable,
-    Step,
-    ensure_base_image,
-    ensure_engine,
-    stop_engine,
-)
+from integration.conftest import Docker
+from integration.docker_engine import STATE_DIR, BuildResult, DockerError, Engine, Step
 from integration.docker_engine import BuildFailed as DockerBuildFailed
-from integration.flow import ROOT
 from integration.test_dockerfile import readme_block
-from integration.workspaces import copy_tree, write_seed
-from integration.zipapp import build_zipapp
+from integration.workspaces import copy_tree, set_all_mtimes, write_seed
 
 pytestmark = pytest.mark.docker
 
@@ -138,39 +127,10 @@ def report(request: pytest.FixtureRequest) -> Report:
 # ------------------------------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module")
-def docker() -> Iterator[tuple[Engine, str]]:
-    try:
-        engine = ensure_engine()
-        base = ensure_base_image(engine)
-    except EngineUnavailable as e:
-        pytest.skip(str(e))
-    yield engine, base
-    stop_engine(engine)  # only a dockerd that this process started
-
-
-def _run(
-    argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+def _run(argv: list[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"{' '.join(argv)}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
-
-
-@pytest.fixture(scope="session")
-def zipapp(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dist/cargo-chefpy built as the Makefile's rule does, from a copy of this tree, into a tmp dir."""
-    work = tmp_path_factory.mktemp("zipapp")
-    src = work / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(
-        ROOT / "cargo_chefpy", src / "cargo_chefpy", ignore=shutil.ignore_patterns("__pycache__", ".*")
-    )
-    out = build_zipapp(work / "build", src)
-    assert _run([sys.executable, str(out), "--version"]).stdout.startswith("cargo-chefpy ")
-    return out
 
 
 @dataclass
@@ -197,14 +157,17 @@ class Variant:
         tag: str | None = None,
         build_args: dict[str, str] | None = None,
         cache_from: tuple[str, ...] = (),
+        extra: tuple[str, ...] = (),
     ) -> BuildResult:
-        """Build the context (tagged as the variant's image unless `tag`); report it under `scenario`."""
+        """Build the context (tagged as the variant's image unless `tag`; no tag for `tag=""`, when
+        `extra` names an --output); report it under `scenario`."""
         result = self.engine.build(
             self.context,
-            tag=tag or self.tag,
+            tag=self.tag if tag is None else (tag or None),
             target=target,
             build_args={**self.build_args, **(build_args or {})},
             cache_from=cache_from,
+            extra=extra,
         )
         self.images |= image_ids(result)
         if scenario is not None:
@@ -246,15 +209,15 @@ def make_context(root: Path, zipapp: Path) -> Path:
 @pytest.fixture(scope="module", params=["readme", "generated"])
 def variant(
     request: pytest.FixtureRequest,
-    docker: tuple[Engine, str],
+    docker: Docker,
     zipapp: Path,
     report: Report,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Variant]:
-    engine, base = docker
-    name = str(request.param)
-    context = make_context(tmp_path_factory.mktemp(f"e2e-{name}") / "ws", zipapp)
-    if name == "readme":  # as printed in the README; the images come in as build args
+    engine, base = docker.engine, docker.base
+    name = f"{request.param}" if docker.kind == "host" else f"{request.param}@{docker.kind}"
+    context = make_context(tmp_path_factory.mktemp(f"e2e-{request.param}") / "ws", zipapp)
+    if request.param == "readme":  # as printed in the README; the images come in as build args
         (context / "Dockerfile").write_text(readme_block("dockerfile"))
         build_args = {"BASE_IMAGE": base, "RUNTIME_IMAGE": base}
     else:  # as `cargo chefpy dockerfile` writes it, run from the zipapp as a user would
@@ -268,7 +231,7 @@ def variant(
         context=context,
         build_args=build_args,
         report=report,
-        tags=[f"cargo-chefpy-e2e/{name}:{token}", f"cargo-chefpy-e2e/{name}-cook:{token}"],
+        tags=[f"cargo-chefpy-e2e/{request.param}:{token}", f"cargo-chefpy-e2e/{request.param}-cook:{token}"],
     )
     yield v
     for ref in (*v.tags, *sorted(v.images)):
@@ -328,6 +291,24 @@ def test_fresh_checkout_with_new_mtimes_keeps_the_cook_layer_and_compiles_only_s
     settled = re.search(r"Settled (\d+) unchanged path", result.step(BUILD).output)
     assert settled, result.step(BUILD).output
     assert int(settled.group(1)) > 0
+    assert message in variant.engine.run(variant.tag)
+
+
+@pytest.mark.parametrize("when", ["after the cook", "before the cook"])
+def test_every_file_at_one_commit_time_keeps_the_cook_layer_and_compiles_only_service_z(
+    variant: Variant, tmp_path: Path, when: str
+) -> None:
+    """A git build context (BuildKit 0.29) gives every file the commit's time, which may be newer or older
+    than the cooked outputs."""
+    variant.build()
+    checkout = tmp_path / "checkout"
+    copy_tree(variant.context, checkout, preserve_mtimes=False, exclude=("target",))
+    variant.context = checkout
+    message = variant.edit_service_z()
+    set_all_mtimes(checkout, int(time.time()) + 60 if when == "after the cook" else int(time.time()) - 86400)
+    result = variant.build(f"4b one mtime, {when}")
+    assert result.step(COOK).cached, result.log
+    assert_only_service_z_compiles(result)
     assert message in variant.engine.run(variant.tag)
 
 

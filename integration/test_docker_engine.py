@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from integration.docker_engine import (
-    DockerError,
-    Engine,
-    EngineUnavailable,
-    ensure_base_image,
-    ensure_engine,
-    stop_engine,
-)
+from integration.conftest import Docker
+from integration.docker_engine import DockerError
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def engine_and_base() -> Iterator[tuple[Engine, str]]:
-    try:
-        engine = ensure_engine()
-        base = ensure_base_image(engine)
-    except EngineUnavailable as e:
-        pytest.skip(str(e))
-    yield engine, base
-    stop_engine(engine)  # only a dockerd that this process started: none is left running after the tests
 
 
 def _hello_context(root: Path, base: str, greeting: str) -> Path:
@@ -48,8 +30,8 @@ def _hello_context(root: Path, base: str, greeting: str) -> Path:
     return root
 
 
-def test_engine_builds_and_caches_a_rust_crate(engine_and_base: tuple[Engine, str], tmp_path: Path) -> None:
-    engine, base = engine_and_base
+def test_engine_builds_and_caches_a_rust_crate(docker: Docker, tmp_path: Path) -> None:
+    engine, base = docker.engine, docker.base
     # A fresh greeting each run, so the first build cannot hit BuildKit's cache from an earlier run
     # (COPY cache keys are content, not mtimes).
     greeting = f"hello from cargo-chefpy {uuid.uuid4().hex}"
