@@ -11,9 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from integration.docker_engine import Engine, EngineUnavailable, ensure_base_image, ensure_engine, stop_engine
+from integration.docker_engine import (
+    Engine,
+    EngineUnavailable,
+    ensure_base_image,
+    ensure_engine,
+    host_debian_major,
+    stop_engine,
+)
 from integration.flow import ROOT
-from integration.runners import copy_image, host_debian_major, start_runner, stop_runner
+from integration.runners import copy_image, start_runner, stop_runner
 from integration.zipapp import build_zipapp
 
 

@@ -380,6 +380,18 @@ def _pick_client() -> tuple[str | None, str]:
     return None, "; ".join(reasons)
 
 
+def host_debian_major() -> int | None:
+    """12 on bookworm, 13 on trixie, None elsewhere."""
+    try:
+        text = Path("/etc/debian_version").read_text().strip()
+    except OSError:
+        return None
+    if text.startswith("trixie"):
+        return 13
+    head = text.split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
 def _can_manage_engine() -> str | None:
     """None if we may install and start dockerd here, else why not."""
     if not sys.platform.startswith("linux"):
@@ -522,7 +534,8 @@ def ensure_engine() -> Engine:
         if docker is not None:
             return Engine(docker, started_here=False)
         if _which("dockerd") is None or not Path("/usr/bin/docker").exists():
-            _apt_install("docker.io")
+            # Debian 13 ships the client apart; Docker 23+ clients use BuildKit only through buildx.
+            _apt_install("docker.io", *(("docker-cli", "docker-buildx") if host_debian_major() == 13 else ()))
             docker, reason = _pick_client()  # e.g. a daemon was there, only the client lacked BuildKit
             if docker is not None:
                 return Engine(docker, started_here=False)

@@ -40,6 +40,7 @@ from integration.docker_engine import (
     _pid_alive,
     _search_path,
     _tail,
+    host_debian_major,
 )
 
 KINDS = ("debian12", "debian13")
@@ -49,18 +50,6 @@ TRIXIE_READY = TRIXIE_ROOT / ".cargo-chefpy-ready"
 TRIXIE_PACKAGES = ("docker.io", "docker-cli", "docker-buildx", "iptables")
 DOCKERD_FLAGS = ("--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false")
 START_TIMEOUT = 60.0
-
-
-def host_debian_major() -> int | None:
-    """12 on bookworm, 13 on trixie, None elsewhere."""
-    try:
-        text = Path("/etc/debian_version").read_text().strip()
-    except OSError:
-        return None
-    if text.startswith("trixie"):
-        return 13
-    head = text.split(".", 1)[0]
-    return int(head) if head.isdigit() else None
 
 
 def available_kinds() -> list[str]:
@@ -293,3 +282,25 @@ def runner(name: str, kind: str, *, fresh: bool = True) -> Iterator[Engine]:
         yield engine
     finally:
         stop_runner(engine, kind)
+
+
+def stop_all() -> list[str]:
+    """Stop every runner this module started (CI's clean-up after a run that died half-way)."""
+    stopped = []
+    runners = STATE_DIR / "runners"
+    for state in sorted(runners.iterdir()) if runners.is_dir() else ():
+        for kind in KINDS:
+            root = None if kind == _host_kind() or not TRIXIE_ROOT.exists() else TRIXIE_ROOT
+            if _dockerd_pid(_Layout(state.name, root)) is not None:
+                stop_runner_named(state.name, kind)
+                stopped.append(state.name)
+    return stopped
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["down"]:
+        print("usage: python -m integration.runners down", file=sys.stderr)
+        sys.exit(2)
+    _log(f"stopped runner engines: {', '.join(stop_all()) or 'none was running'}")
