@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cargo_chefpy import artifacts, cargo, early, lockfile, recipe, skeleton, stamp, watch
+from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp, watch
 from cargo_chefpy.errors import BuildFailed, InputError, RecipeError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import parse_metadata
@@ -71,7 +71,7 @@ def check_vendored(rec: Recipe, root: Path) -> None:
 def target_directory(cargo_bin: str, workspace: Path, options: CargoOptions) -> Path:
     if options.target_dir is not None:
         return (workspace / options.target_dir).resolve()
-    text = cargo.capture(cargo_bin, list(early.METADATA), cwd=workspace)
+    text = cargo.capture(cargo_bin, list(cargo.METADATA), cwd=workspace)
     return Path(parse_metadata(text).target_directory)
 
 
