@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp, watch
-from cargo_chefpy.errors import BuildFailed, InputError, RecipeError
+from cargo_chefpy.errors import BuildFailed, CargoError, InputError, RecipeError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import parse_metadata
 from cargo_chefpy.options import CargoOptions, cargo_args
@@ -127,9 +127,10 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     if needs_fetch and not build.offline:
         log.status("Fetching", "registry dependencies (cargo fetch --locked)")
         code = cargo.run_streamed(cargo_bin, ["fetch", "--locked"], cwd=workspace)
-        if code != 0:
-            raise BuildFailed(
-                "`cargo fetch` failed", code=code, hint="check network access, or vendor the sources"
+        if code != 0:  # not a build failure: the documented code for a failed cargo command
+            raise CargoError(
+                f"`cargo fetch` failed with exit code {code} (in {workspace})",
+                hint="cargo's message is above; check network access, or vendor the sources (`cargo vendor`)",
             )
     stub_dirs = frozenset(os.path.normpath(str(root / c.path)) for c in rec.crates if c.klass == "stub")
     found = artifacts.StubArtifacts(stub_dirs=stub_dirs)

@@ -872,6 +872,16 @@ def cook_without_cargo(lab: Lab) -> Run:
     "unexpected shape",
     keeps_existing=True,
 )
+@case(
+    7, "cook: `cargo fetch` fails (no vendored sources, no network)", "`cargo fetch` failed with exit code",
+    keeps_existing=True, cargo_streams=True,
+)  # fmt: skip
+def cook_fetch_fails(lab: Lab) -> Run:
+    app = lab.cook_with(lambda doc: doc.update(vendored=[], vendored_crates=[]))
+    cargo = lab.script('echo "error: failed to download from crates.io" >&2; exit 101')
+    return cook_in(app, env={"CARGO": str(cargo)})
+
+
 def cook_metadata_garbage(lab: Lab) -> Run:
     app = lab.cook_dir()
     fake = lab.script('if [ "$1" = metadata ]; then echo garbage; fi; exit 0')
