@@ -457,6 +457,12 @@ def prepare_metadata_wrong_shape(lab: Lab) -> Run:
     return prepare_in(ws, env={"CARGO": str(lab.script("echo '{\"packages\": 5}'"))})
 
 
+@case(7, "prepare: `cargo metadata` prints JSON nested deeper than Python reads", "nested too deeply")
+def prepare_metadata_deeply_nested(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return prepare_in(ws, env={"CARGO": str(lab.script("yes '[' | head -n 200000 | tr -d '\\n'"))})
+
+
 @case(7, "prepare: `cargo metadata` prints a JSON list", "unexpected shape")
 def prepare_metadata_json_list(lab: Lab) -> Run:
     ws = lab.workspace()
@@ -867,12 +873,6 @@ def cook_without_cargo(lab: Lab) -> Run:
 
 
 @case(
-    7,
-    "cook: `cargo metadata` prints garbage after the build",
-    "unexpected shape",
-    keeps_existing=True,
-)
-@case(
     7, "cook: `cargo fetch` fails (no vendored sources, no network)", "`cargo fetch` failed with exit code",
     keeps_existing=True, cargo_streams=True,
 )  # fmt: skip
@@ -882,6 +882,12 @@ def cook_fetch_fails(lab: Lab) -> Run:
     return cook_in(app, env={"CARGO": str(cargo)})
 
 
+@case(
+    7,
+    "cook: `cargo metadata` prints garbage after the build",
+    "unexpected shape",
+    keeps_existing=True,
+)
 def cook_metadata_garbage(lab: Lab) -> Run:
     app = lab.cook_dir()
     fake = lab.script('if [ "$1" = metadata ]; then echo garbage; fi; exit 0')

@@ -13,6 +13,7 @@ from pytest_subprocess import FakeProcess
 
 from cargo_chefpy import cargo
 from cargo_chefpy.errors import CargoError, Terminated
+from cargo_chefpy.metadata import parse_metadata
 
 DEEP = "[" * 100_000  # deeper than Python's recursion limit
 
@@ -56,6 +57,11 @@ def test_json_nested_deeper_than_python_reads_is_no_message() -> None:
     assert cargo.message(DEEP) is None
     assert cargo.message("[1]") is None  # not an object either
     assert cargo.message('{"reason": "build-finished"}') == {"reason": "build-finished"}
+
+
+def test_metadata_nested_deeper_than_python_reads_is_a_clean_cargo_error() -> None:
+    with pytest.raises(CargoError, match=r"unexpected shape \(JSON nested too deeply to read\)"):
+        parse_metadata(DEEP)
 
 
 def test_a_build_passes_deeply_nested_lines_through_and_hands_messages_over(
