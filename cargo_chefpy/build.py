@@ -113,8 +113,11 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
     # cargo finds .cargo/config.toml (source replacement, build.target-dir) from its working directory,
     # so with --manifest-path it runs beside that manifest, as if the user had cd'ed there; a relative
     # --target-dir still means relative to where the user is.
+    # Every path handed to that cargo is absolute, so that it means what it meant where the user is.
     manifest = find_project(cwd, Path(options.manifest_path) if options.manifest_path else None)
     run_in = manifest.parent if options.manifest_path else cwd
+    if options.manifest_path is not None:
+        options = replace(options, manifest_path=str(manifest))
     if options.target_dir is not None:
         options = replace(options, target_dir=str((cwd / options.target_dir).resolve()))
     metadata = read_metadata(cargo_bin, run_in, manifest)

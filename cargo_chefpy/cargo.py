@@ -1,9 +1,18 @@
-"""With early.py, the only modules that start processes: finds cargo, captures its output, streams builds."""
+"""The only module that starts processes (ruff's banned-api rule, TID251, enforces it): finds cargo, runs
+it with its output captured (`capture`) or streamed (`run_streamed`).
+
+Every wait for cargo stops it when the wait is interrupted: on Ctrl-C (KeyboardInterrupt) cargo gets
+SIGINT, on `errors.Terminated` (SIGTERM, see cli.main) SIGTERM, on anything else SIGTERM too; after
+STOP_SECONDS it is killed. So a supervisor or `docker stop` that signals the tool alone leaves no cargo
+running behind it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -11,26 +20,34 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from cargo_chefpy import early
 from cargo_chefpy.errors import CargoError
+
+METADATA = ("metadata", "--format-version", "1", "--no-deps", "--offline")
+STOP_SECONDS = 5.0  # how long a signalled cargo may take to stop before it is killed
 
 
 def find_cargo(env: Mapping[str, str] | None = None) -> str:
-    """`$CARGO` first (cargo sets it for subcommands), then PATH."""
+    """`$CARGO` (cargo sets it for subcommands) if set, else cargo on PATH."""
     environ = os.environ if env is None else env
-    found = early.cargo_path(environ)
     explicit = environ.get("CARGO")
-    if explicit and found is None:
+    if explicit:
+        if os.access(explicit, os.X_OK) and not os.path.isdir(explicit):
+            return explicit
         raise CargoError(
             f"$CARGO points at {explicit}, which is not an executable file",
             hint="unset CARGO or point it at a working cargo binary",
         )
+    found = shutil.which("cargo", path=environ.get("PATH", os.defpath))
     if found is None:
         raise CargoError(
             "cargo was not found on PATH",
             hint="install Rust with rustup (https://rustup.rs) or set $CARGO to the cargo binary",
         )
     return found
+
+
+def metadata_args(manifest_path: Path) -> list[str]:
+    return [*METADATA, "--manifest-path", str(manifest_path)]
 
 
 def _spawn_error(cargo: str, exc: OSError) -> CargoError:
@@ -40,56 +57,50 @@ def _spawn_error(cargo: str, exc: OSError) -> CargoError:
     )
 
 
-class Capture:
-    """`cargo ARGS` running in the background, its output spooled to anonymous files (`early.Running`);
-    `result()` waits for it. Lets prepare parse what it can while cargo metadata runs. Whoever starts
-    one and may not reach `result()` calls `close()`."""
+def _popen(cargo: str, args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen([cargo, *args], **kwargs)
+    except OSError as exc:
+        raise _spawn_error(cargo, exc) from exc
 
-    def __init__(
-        self, cargo: str, args: Sequence[str], *, cwd: Path, running: early.Running | None = None
-    ) -> None:
-        """`running`: the same command, already started (`early.take`)."""
-        self.cargo, self.args, self.cwd = cargo, list(args), cwd
-        if running is None:
-            try:
-                running = early.Running([cargo, *args], str(cwd))
-            except OSError as exc:
-                raise _spawn_error(cargo, exc) from exc
-        self._running = running
 
-    def result(self) -> str:
-        """cargo's stdout; on failure a CargoError carrying cargo's own message."""
-        code = self._running.wait()
-        stdout, stderr = self._running.output()
-        if code != 0:
-            raise CargoError(
-                f"`cargo {' '.join(self.args[:1])}` failed with exit code {code} (in {self.cwd})",
-                hint="cargo's message is above; fix it and run again",
-            ).with_output(stderr.decode(errors="replace"))
-        return stdout.decode(errors="replace")
-
-    def close(self) -> None:
-        """Stop cargo if it still runs (after an error or Ctrl-C elsewhere), and free its output."""
-        self._running.close()
-
-    def running(self) -> bool:
-        return self._running.running()
+def stop(proc: subprocess.Popen[bytes], why: BaseException | None = None) -> None:
+    """Stop `proc` if it still runs: SIGINT when `why` is a Ctrl-C, else SIGTERM; SIGKILL after
+    STOP_SECONDS, or at once should another signal interrupt the wait."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGINT if isinstance(why, KeyboardInterrupt) else signal.SIGTERM)
+        proc.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except BaseException:  # interrupted again while waiting: no more waiting
+        proc.kill()
+        proc.wait()
+        raise
 
 
 def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:
-    """Run `cargo ARGS` and return its stdout; on failure raise CargoError carrying cargo's own message."""
-    running = Capture(cargo, args, cwd=cwd)
+    """Run `cargo ARGS` in `cwd` and return its stdout; on failure raise CargoError carrying cargo's own
+    message (its stderr)."""
+    # bytes, decoded here: text=True would decode with the locale's encoding, not cargo's UTF-8
+    proc = _popen(cargo, args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        return running.result()
+        stdout, stderr = proc.communicate()
+    except BaseException as exc:
+        stop(proc, exc)
+        raise
     finally:
-        running.close()
-
-
-def metadata_no_deps(cargo: str, *, cwd: Path, manifest_path: Path) -> Capture:
-    """`cargo metadata --no-deps` of `manifest_path`, started in the background, or taken over from
-    `early.prestart` when it guessed this very call."""
-    args = early.metadata_args(str(manifest_path))
-    return Capture(cargo, args, cwd=cwd, running=early.take([cargo, *args], str(cwd)))
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    if proc.returncode != 0:
+        raise CargoError(
+            f"`cargo {' '.join(args[:1])}` failed with exit code {proc.returncode} (in {cwd})",
+            hint="cargo's message is above; fix it and run again",
+        ).with_output(stderr.decode(errors="replace"))
+    return stdout.decode(errors="replace")
 
 
 _TAIL_BYTES = 64 * 1024
@@ -105,8 +116,6 @@ def _tee_env() -> dict[str, str] | None:
         env.setdefault("CARGO_TERM_COLOR", "always")
     if "CARGO_TERM_PROGRESS_WHEN" not in env:
         env["CARGO_TERM_PROGRESS_WHEN"] = "always"
-        import shutil  # only when cargo's stderr is teed to a terminal
-
         env.setdefault("CARGO_TERM_PROGRESS_WIDTH", str(shutil.get_terminal_size().columns))
     return env
 
@@ -114,7 +123,7 @@ def _tee_env() -> dict[str, str] | None:
 def _tee(source: IO[bytes], tail: bytearray) -> None:
     """Copy cargo's stderr to ours as it comes (progress bar included) and keep its last bytes.
 
-    The pipe can be closed under us (Ctrl-C unwinds the Popen context): that ends the copy quietly.
+    The pipe can be closed under us (when cargo is stopped): that ends the copy quietly.
     """
     out = sys.stderr.buffer if hasattr(sys.stderr, "buffer") else None
     try:
@@ -132,6 +141,16 @@ def _tee(source: IO[bytes], tail: bytearray) -> None:
         return
 
 
+def message(line: str) -> dict[str, Any] | None:
+    """One `--message-format json` line as a message; None for anything else (not JSON, not an object,
+    or nested deeper than Python's parser goes), which the caller passes through as text."""
+    try:
+        parsed = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 def run_streamed(
     cargo: str,
     args: Sequence[str],
@@ -143,38 +162,41 @@ def run_streamed(
     """Run cargo with stderr left on the terminal (progress bar, diagnostics) and return its exit code.
 
     With `on_message`, stdout carries `--message-format json` lines, which are parsed and handed over;
-    anything on stdout that is not JSON is passed through. With `stderr_tail`, cargo's stderr is still
-    streamed as it comes, and its last lines are added to that list, so that a caller can quote them.
+    anything on stdout that is not a JSON object is passed through. With `stderr_tail`, cargo's stderr is
+    still streamed as it comes, and its last lines are added to that list, so that a caller can quote them.
     """
     tail = bytearray()
+    proc = _popen(
+        cargo,
+        args,
+        cwd=cwd,
+        stdout=subprocess.PIPE if on_message is not None else None,
+        stderr=subprocess.PIPE if stderr_tail is not None else None,
+        env=_tee_env() if stderr_tail is not None else None,
+    )
     reader: threading.Thread | None = None
     try:
-        if on_message is None and stderr_tail is None:
-            return subprocess.run([cargo, *args], cwd=cwd, check=False).returncode
-        with subprocess.Popen(
-            [cargo, *args],
-            cwd=cwd,
-            stdout=subprocess.PIPE if on_message is not None else None,
-            stderr=subprocess.PIPE if stderr_tail is not None else None,
-            env=_tee_env() if stderr_tail is not None else None,
-        ) as proc:
-            if proc.stderr is not None:
-                reader = threading.Thread(target=_tee, args=(proc.stderr, tail), daemon=True)
-                reader.start()
-            for raw in proc.stdout or ():
-                line = raw.decode(errors="replace")
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    print(line, end="", flush=True)
-                    continue
-                if isinstance(message, dict) and on_message is not None:
-                    on_message(message)
-            code = proc.wait()
-            if reader is not None:
-                reader.join(10)
-                if stderr_tail is not None:
-                    stderr_tail.extend(tail.decode(errors="replace").splitlines())
-            return code
-    except OSError as exc:
-        raise _spawn_error(cargo, exc) from exc
+        if proc.stderr is not None:
+            reader = threading.Thread(target=_tee, args=(proc.stderr, tail), daemon=True)
+            reader.start()
+        for raw in proc.stdout or ():
+            line = raw.decode(errors="replace")
+            found = message(line)
+            if found is None:
+                print(line, end="", flush=True)
+            elif on_message is not None:
+                on_message(found)
+        code = proc.wait()
+    except BaseException as exc:
+        stop(proc, exc)
+        raise
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
+    if reader is not None:
+        reader.join(10)
+    if proc.stderr is not None:
+        proc.stderr.close()
+    if stderr_tail is not None:
+        stderr_tail.extend(tail.decode(errors="replace").splitlines())
+    return code

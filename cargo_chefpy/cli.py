@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
-from cargo_chefpy import __version__, early
-from cargo_chefpy.errors import EXIT_CODES, ChefError, UsageError, WriteError
+from cargo_chefpy import __version__
+from cargo_chefpy.errors import EXIT_CODES, ChefError, Terminated, UsageError
 from cargo_chefpy.log import Log
-from cargo_chefpy.options import CargoOptions, Command, check_extra, validate
+from cargo_chefpy.options import CargoOptions, Command, check_extra, validate_profile
 
 PROG = "cargo chefpy"
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        excluded = re.fullmatch(r"argument (\S+): not allowed with argument (\S+)", message)
+        if excluded:  # a mutually exclusive group: say it as the rest of the tool does, in --help's order
+            order = {flag: i for i, action in enumerate(self._actions) for flag in action.option_strings}
+            flags = (f.split("/")[-1] for f in excluded.groups())  # `-v/--verbose` -> `--verbose`
+            first, second = sorted(flags, key=lambda f: order.get(f, 0))
+            raise UsageError(f"{first} and {second} exclude each other", hint="pass only one of them")
         raise UsageError(message, hint=f"see `{self.prog} --help`")
 
 
@@ -39,10 +49,11 @@ def _cargo_flags(p: argparse.ArgumentParser, *, cook: bool) -> None:
     g.add_argument("--benches", action="store_true")
     g.add_argument("--examples", action="store_true")
     g.add_argument("--all-targets", action="store_true")
-    g.add_argument("--check", action="store_true", help="cargo check instead of build")
-    g.add_argument("--clippy", action="store_true", help="cargo clippy instead of build")
+    command = g.add_mutually_exclusive_group()
+    command.add_argument("--check", action="store_true", help="cargo check instead of build")
+    command.add_argument("--clippy", action="store_true", help="cargo clippy instead of build")
     if cook:
-        g.add_argument("--no-build", action="store_true", help="write the skeleton only")
+        command.add_argument("--no-build", action="store_true", help="write the skeleton only")
     g.add_argument("--offline", action="store_true")
     g.add_argument("--locked", action="store_true")
     g.add_argument("--frozen", action="store_true")
@@ -64,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-v", "--verbose", action="count", default=0, help="more output; tracebacks on errors")
-        p.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+        loudness = p.add_mutually_exclusive_group()
+        loudness.add_argument(
+            "-v", "--verbose", action="count", default=0, help="more output; tracebacks on errors"
+        )
+        loudness.add_argument("-q", "--quiet", action="store_true", help="no status lines")
 
     prep = sub.add_parser("prepare", help="compute a recipe from the workspace (planner stage)")
     prep.add_argument("--recipe-path", default="recipe.json", help="where to write it; '-' for stdout")
@@ -109,10 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cargo_options(ns: argparse.Namespace) -> CargoOptions:
-
-    validate(ns.release, ns.profile, ns.check, ns.clippy, getattr(ns, "no_build", False))
-    if ns.quiet and ns.verbose:
-        raise UsageError("--quiet and --verbose contradict each other", hint="pass only one of them")
+    # not a mutually exclusive group: `--release --profile release` is allowed
+    validate_profile(ns.release, ns.profile)
     extra = tuple(ns.extra)
     if extra and not any(a.startswith("-") for a in extra[:1]):
         raise UsageError(f"unexpected argument {extra[0]!r}", hint="pass extra cargo arguments after `--`")
@@ -182,6 +194,7 @@ def _run(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
 
 
 def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
+    # What argparse's groups cannot say: --stub-all against two flags, and a value ('-') against a flag.
     if ns.stub_all and (ns.keep or ns.stub):
         raise UsageError("--stub-all cannot be combined with --stub or --keep", hint="pass only --stub-all")
     if ns.out_dir is not None and ns.recipe_path == "-":
@@ -190,63 +203,25 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         )
     if ns.explain and ns.recipe_path == "-":
         raise UsageError("--explain and --recipe-path - both print on stdout", hint="pass only one of them")
-    if ns.recipe_path != "-" and ns.out_dir is None:
-        recipe_path = Path(ns.recipe_path)
-        if (recipe_path if recipe_path.is_absolute() else cwd / recipe_path).is_dir():
-            raise WriteError(
-                f"the recipe path {recipe_path} is a directory", hint="pass a file name, e.g. recipe.json"
-            )
-    # cargo metadata first: it runs while the modules prepare needs (tomlkit, packaging) are imported.
-    from cargo_chefpy.project import start_metadata
+    from cargo_chefpy.plan import Selection
+    from cargo_chefpy.prepare import PrepareOptions, run
 
-    pending = start_metadata(cwd, ns.manifest_path)
-    try:
-        from cargo_chefpy.plan import Selection
-        from cargo_chefpy.prepare import prepare
+    selection = Selection(
+        packages=tuple(ns.package), bins=tuple(ns.bin), stub=tuple(ns.stub), keep=tuple(ns.keep),
+        stub_all=ns.stub_all,
+    )  # fmt: skip
+    options = PrepareOptions(
+        selection=selection,
+        recipe_path=ns.recipe_path,
+        out_dir=ns.out_dir,
+        explain=ns.explain,
+        manifest_path=ns.manifest_path,
+    )
+    return run(options, cwd=cwd, log=log)
 
-        selection = Selection(
-            packages=tuple(ns.package),
-            bins=tuple(ns.bin),
-            stub=tuple(ns.stub),
-            keep=tuple(ns.keep),
-            stub_all=ns.stub_all,
-        )
-        prepared = prepare(selection, log=log, pending=pending)
-    finally:
-        pending.close()  # a no-op once prepare has read cargo's answer
 
-    from cargo_chefpy.fsutil import atomic_write
-    from cargo_chefpy.prepare import explain, summary
-    from cargo_chefpy.recipe import dumps
-
-    if ns.explain:
-        sys.stdout.write("\n".join(explain(prepared)) + "\n")
-        sys.stdout.flush()
-    if ns.out_dir is not None:
-        from cargo_chefpy import skeleton
-
-        out = ns.out_dir if ns.out_dir.is_absolute() else cwd / ns.out_dir
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            from cargo_chefpy.fsutil import write_error
-
-            raise write_error(out, exc) from None
-        plan = skeleton.plan_writes(prepared.recipe, out)
-        skeleton.write(plan, out, force=False)
-        log.status("Prepared", summary(prepared, f"skeleton in {ns.out_dir}"))
-        return 0
-    data = dumps(prepared.recipe)
-    if ns.recipe_path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        log.status("Prepared", summary(prepared, "recipe on stdout"))
-        return 0
-    path = Path(ns.recipe_path)
-    full = path if path.is_absolute() else cwd / path
-    atomic_write(full, data)
-    log.status("Prepared", summary(prepared, str(path)))
-    return 0
+def _terminated(signum: int, frame: FrameType | None) -> NoReturn:
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
@@ -255,6 +230,11 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
         args = args[1:]
     verbose = any(a in ("-v", "--verbose", "-vv") for a in args)
     log = Log(verbose=int(verbose), quiet="-q" in args or "--quiet" in args)
+    # SIGTERM (`docker stop`, supervisors) unwinds as Ctrl-C does, so that cargo.py stops a running cargo.
+    try:
+        previous: signal.Handlers | object = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (a caller's own thread): signals are not ours to handle
+        previous = None
     try:
         ns = build_parser().parse_args(args)
         log = Log(verbose=getattr(ns, "verbose", 0), quiet=getattr(ns, "quiet", False))
@@ -271,6 +251,12 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
             "interrupted", "run the command again; files are written atomically, so none is half-written"
         )
         return 130
+    except Terminated:
+        log.error(
+            "terminated (SIGTERM)",
+            "run the command again; files are written atomically, so none is half-written",
+        )
+        return 143
     except Exception as exc:  # a bug: still one error line, the traceback only with -v
         log.error(
             f"internal error: {type(exc).__name__}: {exc}", "run again with -v and report the traceback"
@@ -281,22 +267,20 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
             traceback.print_exc()
         return 1
     finally:
-        early.discard()  # the early `cargo metadata`, when the command ended before prepare took it
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
 
 
 def entry() -> None:
-    """The command. It ends the process without Python's teardown, which frees every module and object
-    one by one (11 ms after prepare of 500 members) for nothing: by then the output is flushed here,
-    files are closed, and no thread or child process is left (main stops an untaken early cargo).
-    Under a profiler or tracer, which write their report at exit, it ends the ordinary way."""
-    early.prestart()  # a no-op in the zipapp, which did it before its bootstrap
+    """The command. Its output is flushed here, so that a reader that went away (`| head`) or a closed
+    stdout (`>&-`) cannot turn the exit code into Python's 120 at exit."""
     code = main()
-    if sys.getprofile() is not None or sys.gettrace() is not None:
-        sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # the descriptor was closed at start (`>&-`)
+            continue
         try:
-            if stream is not None:  # None when the descriptor was closed at start (`>&-`)
-                stream.flush()
-        except (OSError, ValueError):  # a reader that went away (`| head`): nothing more can be said
-            pass
-    os._exit(code)
+            stream.flush()
+        except (OSError, ValueError):  # nothing more can be said; let Python's own flush at exit succeed
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    sys.exit(code)

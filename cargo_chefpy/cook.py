@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cargo_chefpy import artifacts, cargo, early, lockfile, recipe, skeleton, stamp, watch
-from cargo_chefpy.errors import BuildFailed, InputError, RecipeError
+from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp, watch
+from cargo_chefpy.errors import BuildFailed, CargoError, InputError, RecipeError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import parse_metadata
 from cargo_chefpy.options import CargoOptions, cargo_args
@@ -87,7 +87,7 @@ def _holds(vendored: Path, crate: VendoredCrate) -> bool:
 def target_directory(cargo_bin: str, workspace: Path, options: CargoOptions) -> Path:
     if options.target_dir is not None:
         return (workspace / options.target_dir).resolve()
-    text = cargo.capture(cargo_bin, list(early.METADATA), cwd=workspace)
+    text = cargo.capture(cargo_bin, list(cargo.METADATA), cwd=workspace)
     return Path(parse_metadata(text).target_directory)
 
 
@@ -136,9 +136,10 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     if needs_fetch and not build.offline:
         log.status("Fetching", "registry dependencies (cargo fetch --locked)")
         code = cargo.run_streamed(cargo_bin, ["fetch", "--locked"], cwd=workspace)
-        if code != 0:
-            raise BuildFailed(
-                "`cargo fetch` failed", code=code, hint="check network access, or vendor the sources"
+        if code != 0:  # not a build failure: the documented code for a failed cargo command
+            raise CargoError(
+                f"`cargo fetch` failed with exit code {code} (in {workspace})",
+                hint="cargo's message is above; check network access, or vendor the sources (`cargo vendor`)",
             )
     stub_dirs = frozenset(
         os.path.normpath(str(root / c.path)) for c in rec.crates if c.klass is CrateClass.STUB

@@ -22,7 +22,7 @@ from cargo_chefpy.metadata import Metadata, Package
 from cargo_chefpy.paths import inside
 from cargo_chefpy.plan import Selection, close_matches
 from cargo_chefpy.prepare import prepare
-from cargo_chefpy.project import start_metadata
+from cargo_chefpy.project import read_project
 from cargo_chefpy.workspace import normalise, relative
 
 DEFAULT_BASE_IMAGE = "rust:1-bookworm"
@@ -123,18 +123,14 @@ def resolve_binary(
 
 def inspect(options: DockerfileOptions, *, cwd: Path, log: Log) -> Layout:
     """Read the workspace (cargo metadata, then prepare's plan) into a Layout."""
-    pending = start_metadata(cwd, options.manifest_path)  # one cargo metadata, for both steps
-    try:
-        metadata = pending.result()
-        flags, binary = resolve_binary(metadata, options.package, options.bin)
-        selection = Selection(
-            packages=(flags[1],) if flags[0] == "-p" else (),
-            bins=(options.bin,) if options.bin is not None else (),
-        )
-        log.debug(f"planning {' '.join(flags)} to find the layout of the build context")
-        prepared = prepare(selection, log=log, pending=pending)
-    finally:
-        pending.close()
+    metadata = read_project(cwd, options.manifest_path)  # one cargo metadata, for both steps
+    flags, binary = resolve_binary(metadata, options.package, options.bin)
+    selection = Selection(
+        packages=(flags[1],) if flags[0] == "-p" else (),
+        bins=(options.bin,) if options.bin is not None else (),
+    )
+    log.debug(f"planning {' '.join(flags)} to find the layout of the build context")
+    prepared = prepare(selection, metadata=metadata)
     root = normalise(metadata.workspace_root)
     target = normalise(metadata.target_directory)
     target_inside = inside(target, root)

@@ -79,6 +79,11 @@ class BuildFailed(ChefError):
         self.exit_code = code if code > 0 else 101
 
 
+class Terminated(BaseException):  # a signal, like KeyboardInterrupt, not an error
+    """SIGTERM arrived (`docker stop`, a supervisor); cli.main raises it from its signal handler so that
+    the running step unwinds, stops its cargo child and exits 143, as KeyboardInterrupt does for SIGINT."""
+
+
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (0, "success"),
     (1, "unexpected internal error (please report it, with the output of -v)"),
@@ -91,5 +96,6 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (8, "input error: a vendored directory the recipe needs is missing or incomplete"),
     (9, "stamp error: the cook stamp is corrupt"),
     (101, "cargo's build failed (cook and build pass cargo's own exit code through)"),
-    (130, "interrupted (Ctrl-C)"),
+    (130, "interrupted (Ctrl-C, SIGINT); a running cargo is stopped first"),
+    (143, "terminated (SIGTERM, as `docker stop` sends); a running cargo is stopped first"),
 )

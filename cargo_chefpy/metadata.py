@@ -120,6 +120,8 @@ def parse_metadata(text: str) -> Metadata:
         raw = json.loads(text)
     except ValueError as exc:
         raise _bad(f"not JSON: {exc}") from None
+    except RecursionError:  # cargo's metadata is a few levels deep; this is not cargo's
+        raise _bad("JSON nested too deeply to read") from None
     if not isinstance(raw, dict):
         raise _bad("the top level is not an object")
     if raw.get("version") not in (None, 1):

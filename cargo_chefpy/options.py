@@ -77,14 +77,13 @@ class CargoOptions:
         }
 
 
-def validate(release: bool, profile: str | None, check: bool, clippy: bool, no_build: bool) -> None:
+def validate_profile(release: bool, profile: str | None) -> None:
+    """--release is --profile release: any other --profile with it is a contradiction."""
     if release and profile is not None and profile != "release":
         raise UsageError(
             f"--release and --profile {profile} contradict each other",
             hint="pass only one of them (--release is --profile release)",
         )
-    if sum((check, clippy, no_build)) > 1:
-        raise UsageError("--check, --clippy and --no-build exclude each other", hint="pass only one of them")
 
 
 def cargo_args(options: CargoOptions, *, offline: bool, message_format: str | None = None) -> list[str]:

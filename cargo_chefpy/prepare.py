@@ -1,22 +1,27 @@
-"""`cargo chefpy prepare`: workspace -> plan -> recipe, in short named steps."""
+"""`cargo chefpy prepare`: workspace -> plan -> recipe -> output, in short named steps.
+
+`run` is the command, top to bottom: check where the output goes, read the workspace with `cargo
+metadata` (`project.read_project`), plan (`prepare`: load the workspace, read the lock, plan, check the
+lock, `build_recipe`), then write the output (`write_output`).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-from collections.abc import Callable, Collection, Iterable, Iterator
+import sys
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from cargo_chefpy import lockfile, manifest
-from cargo_chefpy.errors import ProjectError, RecipeError
+from cargo_chefpy import lockfile, manifest, skeleton
+from cargo_chefpy.errors import ProjectError, RecipeError, WriteError
+from cargo_chefpy.fsutil import atomic_write, write_error
 from cargo_chefpy.log import Log
-from cargo_chefpy.metadata import Target
+from cargo_chefpy.metadata import Metadata, Target
 from cargo_chefpy.paths import inside
 from cargo_chefpy.plan import Plan, Selection, drop_unused, make_plan
-from cargo_chefpy.project import PendingMetadata
+from cargo_chefpy.project import read_project
 from cargo_chefpy.recipe import (
     MAX_FILE_BYTES,
     CrateClass,
@@ -26,10 +31,20 @@ from cargo_chefpy.recipe import (
     Role,
     VendoredCrate,
     check_path,
+    dumps,
 )
 from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
 
 CONFIG_FILES = (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrepareOptions:
+    selection: Selection = field(default_factory=Selection)
+    recipe_path: str = "recipe.json"  # "-": stdout
+    out_dir: Path | None = None  # the skeleton tree instead of a recipe file
+    explain: bool = False  # the plan and why, on stdout, before the output
+    manifest_path: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,15 +242,8 @@ def _in_package(src_path: str, directory: str, nested: Iterable[str]) -> str | N
         return None
 
 
-def build_recipe(
-    workspace: Workspace,
-    plan: Plan,
-    lock: lockfile.Lock,
-    root_document: Any = None,
-    prefetched: Prefetched | None = None,
-) -> tuple[Recipe, str, Plan]:
-    """The recipe; `root_document` is the root manifest's tomlkit document when it was parsed already,
-    `prefetched` what was read of the members (and of the cargo config) while cargo metadata ran."""
+def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple[Recipe, str, Plan]:
+    """The recipe, its root directory, and the plan without the [patch] crates the pruned lock dropped."""
     root = workspace.root
     stubs = plan.of(CrateClass.STUB)
     kept = plan.of(CrateClass.KEEP)
@@ -258,9 +266,8 @@ def build_recipe(
     sourced = sorted(
         VendoredCrate(name=p.name, version=p.version) for p in kept_packages if p.source is not None
     )
-    if prefetched is None:
-        prefetched = Prefetched(vendored=vendored_directories(root))
-    vendored = prefetched.vendored if sourced else []  # the directory sources the cook stage needs
+    all_vendored = vendored_directories(root)
+    vendored = all_vendored if sourced else []  # the directory sources the cook stage needs
     vendored_crates = sourced if vendored else []
 
     recipe_root = _common_root([root, *(d.crate.directory for d in externals), *vendored])
@@ -300,26 +307,19 @@ def build_recipe(
             uses |= manifest.workspace_use(parse_toml(text, where))
         for sub, content in dummies.items():
             add(RecipeFile(path=at(rel, sub), data=content.encode(), executable=False, role=Role.STUB))
-    # Vendored sources are never carried, needed or not: the prefetched walks skipped them too.
-    skip_base = {c.directory for c in workspace.crates} | set(prefetched.vendored)
+    # Vendored sources are never carried, needed or not.
+    skip_base = {c.directory for c in workspace.crates} | set(all_vendored)
     for decision in (*kept, *externals):
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
         role = Role.KEEP if decision.klass is CrateClass.KEEP else Role.EXTERNAL
-        listing: Iterable[tuple[str, str, str]] | None = prefetched.walks.get(crate.directory)
-        if listing is None:
-            listing = _crate_files(crate.directory, skip_base - {crate.directory})
-        for full, sub, kind in listing:
+        for full, sub, kind in _crate_files(crate.directory, skip_base - {crate.directory}):
             path = at(rel, sub)
             if path in files or path == root_path:  # the root package's manifest is the workspace manifest
                 continue
             if crate.directory == root and sub in CONFIG_FILES:
                 continue
-            read = prefetched.files.get(full)
-            if read is not None and path.isascii():  # else _file_entry checks the name is UTF-8
-                add(RecipeFile(path=path, data=read.data, executable=read.executable, role=role))
-            else:
-                add(_file_entry(full, path, role, root=recipe_root, kind=kind))
+            add(_file_entry(full, path, role, root=recipe_root, kind=kind))
             if sub == "Cargo.toml":
                 uses |= manifest.workspace_use(parse_toml(_decoded(files[path].data, full), full))
 
@@ -335,7 +335,6 @@ def build_recipe(
         root_stub=root_stub,
         uses=uses,
         drop_patches=dropped,
-        document=root_document,
     )
     add(RecipeFile(path=root_path, data=root_text.encode(), executable=False, role=Role.WORKSPACE))
 
@@ -361,121 +360,10 @@ def build_recipe(
     return recipe, recipe_root, plan
 
 
-@dataclass(slots=True, kw_only=True)
-class Prefetched:
-    """Read while `cargo metadata` ran (`_Early.prefetch`): the directory sources the workspace's cargo
-    config names (`vendored`), and members' files: each walk is complete and skipped those sources; a
-    file is here only if it is a regular file, not a symlink."""
-
-    vendored: list[str]
-    walks: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
-    files: dict[str, RecipeFile] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class _Early:
-    """What prepare can parse before `cargo metadata` answers, while it runs: the lock and the manifest
-    beside the manifest found (the workspace root's, unless the command runs inside a member). Used only
-    where they turn out to be the workspace's; otherwise, or on any error, the ordinary path parses again
-    and reports errors in its ordinary order."""
-
-    lock_path: str
-    lock: lockfile.Lock | None = None
-    root_text: str | None = None
-    root_document: Any = None  # tomlkit's
-    root_toml: dict[str, Any] | None = None  # tomllib's
-
-    @classmethod
-    def parse(cls, manifest_path: Path) -> _Early:
-        early = cls(lock_path=str(manifest_path.parent / "Cargo.lock"))
-        # Deliberately broad: this is only a head start, and the ordinary path repeats any step that failed.
-        with contextlib.suppress(Exception):
-            early.lock = lockfile.parse_lock(_read_text(early.lock_path))
-        with contextlib.suppress(Exception):
-            text = _read_text(str(manifest_path))
-            early.root_document = manifest.parse_document(text)
-            early.root_toml = parse_toml(text, str(manifest_path))
-            early.root_text = text
-        return early
-
-    def parse_toml(self, text: str, where: str) -> dict[str, Any]:
-        """workspace.parse_toml, answered from what was parsed early when it is the same text."""
-        if self.root_toml is not None and text == self.root_text:
-            return self.root_toml
-        return parse_toml(text, where)
-
-    def prefetch(self, root: str, running: Callable[[], bool]) -> Prefetched | None:
-        """List and read the members' files, as far as it gets while cargo still runs: most of them are
-        kept, and build_recipe would read them afterwards. Only member directories with a Cargo.toml,
-        not excluded; the workspace root's own directory (which holds everything) is left to
-        build_recipe; a walk cut short by cargo's answer is dropped; files over 1 MiB are left too."""
-        with contextlib.suppress(Exception):
-            found = Prefetched(vendored=vendored_directories(root))
-            skip = set(found.vendored)
-            for directory in self._member_directories(root):
-                if not running():
-                    break
-                listing: list[tuple[str, str, str]] = []
-                with contextlib.suppress(Exception):
-                    for entry in _crate_files(directory, skip):
-                        listing.append(entry)
-                        if len(listing) % 64 == 0 and not running():
-                            break
-                    else:
-                        found.walks[directory] = listing
-                for full, sub, kind in listing if directory in found.walks else ():
-                    if kind == "file" and running():
-                        with contextlib.suppress(Exception):
-                            found.files[full] = _file_entry(full, sub, Role.KEEP, kind=kind, limit=1 << 20)
-            return found
-        return None
-
-    def _member_directories(self, root: str) -> list[str]:
-        workspace = self.root_document.get("workspace") if self.root_document is not None else None
-        if not isinstance(workspace, dict):
-            return []
-        members, exclude = workspace.get("members"), workspace.get("exclude")
-        excluded = [
-            normalise(os.path.join(root, e))
-            for e in (exclude if isinstance(exclude, list) else ())
-            if isinstance(e, str)
-        ]
-        found = []
-        for pattern in members if isinstance(members, list) else ():
-            if not isinstance(pattern, str):
-                continue
-            if any(c in pattern for c in "*?["):
-                import glob  # only for glob members
-
-                found.extend(sorted(glob.glob(os.path.join(root, pattern))))
-            else:
-                found.append(os.path.join(root, pattern))
-        return [
-            d
-            for d in map(normalise, found)
-            if d != root
-            and not any(inside(d, e) for e in excluded)
-            and os.path.isfile(os.path.join(d, "Cargo.toml"))
-        ]
-
-
-def prepare(selection: Selection, *, log: Log, pending: PendingMetadata) -> Prepared:
-    """The plan and recipe of `selection`. `pending`: the workspace's `cargo metadata`, which the caller
-    started (`project.start_metadata`) so that it ran while the caller imported this module, and closes."""
-    log.debug(f"reading the workspace of {pending.manifest_path}")
-    early = _Early.parse(pending.manifest_path)
-    prefetched = early.prefetch(normalise(str(pending.manifest_path.parent)), pending.running)
-    metadata = pending.result()
-    workspace = load_workspace(metadata, _read_text, early.parse_toml)
-    lock_path = Path(workspace.root) / "Cargo.lock"
-    if not lock_path.is_file():
-        raise ProjectError(
-            f"{lock_path} is missing: a cached build needs a lock file",
-            hint="run `cargo generate-lockfile` and commit Cargo.lock",
-        )
-    lock = early.lock if early.lock is not None and early.lock_path == str(lock_path) else None
-    if lock is None:
-        lock = lockfile.parse_lock(_read_text(str(lock_path)))
+def prepare(selection: Selection, *, metadata: Metadata) -> Prepared:
+    """The plan and recipe of `selection` in the workspace cargo described (`project.read_project`)."""
+    workspace = load_workspace(metadata, _read_text)
+    lock = _read_lock(Path(workspace.root) / "Cargo.lock")
     plan = make_plan(workspace, selection)
     remaining = plan.directories(CrateClass.STUB, CrateClass.KEEP)
     lockfile.check_members(
@@ -486,11 +374,62 @@ def prepare(selection: Selection, *, log: Log, pending: PendingMetadata) -> Prep
             if c.package is not None and c.directory in remaining
         ],
     )
-    root_document = early.root_document if early.root_text == workspace.root_manifest else None
-    if prefetched is not None and normalise(str(pending.manifest_path.parent)) != workspace.root:
-        prefetched = None  # read from a member's directory: its own manifest named no members anyway
-    recipe, recipe_root, plan = build_recipe(workspace, plan, lock, root_document, prefetched)
+    recipe, recipe_root, plan = build_recipe(workspace, plan, lock)
     return Prepared(recipe=recipe, plan=plan, workspace=workspace, recipe_root=recipe_root)
+
+
+def _read_lock(path: Path) -> lockfile.Lock:
+    if not path.is_file():
+        raise ProjectError(
+            f"{path} is missing: a cached build needs a lock file",
+            hint="run `cargo generate-lockfile` and commit Cargo.lock",
+        )
+    return lockfile.parse_lock(_read_text(str(path)))
+
+
+def run(options: PrepareOptions, *, cwd: Path, log: Log) -> int:
+    """The command: plan `options.selection` and write the recipe (or the skeleton tree) where asked."""
+    check_output(options, cwd)
+    metadata = read_project(cwd, options.manifest_path)
+    log.debug(f"read the workspace at {metadata.workspace_root}")
+    prepared = prepare(options.selection, metadata=metadata)
+    write_output(prepared, options, cwd=cwd, log=log)
+    return 0
+
+
+def check_output(options: PrepareOptions, cwd: Path) -> None:
+    """Refuse, before any work, a recipe path that is a directory."""
+    if options.recipe_path != "-" and options.out_dir is None:
+        recipe_path = Path(options.recipe_path)
+        if (recipe_path if recipe_path.is_absolute() else cwd / recipe_path).is_dir():
+            raise WriteError(
+                f"the recipe path {recipe_path} is a directory", hint="pass a file name, e.g. recipe.json"
+            )
+
+
+def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log: Log) -> None:
+    """The plan on stdout with --explain; then the skeleton tree, or the recipe on stdout or in a file."""
+    if options.explain:
+        sys.stdout.write("\n".join(explain(prepared)) + "\n")
+        sys.stdout.flush()
+    if options.out_dir is not None:
+        out = options.out_dir if options.out_dir.is_absolute() else cwd / options.out_dir
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(out, exc) from None
+        skeleton.write(skeleton.plan_writes(prepared.recipe, out), out, force=False)
+        log.status("Prepared", summary(prepared, f"skeleton in {options.out_dir}"))
+        return
+    data = dumps(prepared.recipe)
+    if options.recipe_path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        log.status("Prepared", summary(prepared, "recipe on stdout"))
+        return
+    path = Path(options.recipe_path)
+    atomic_write(path if path.is_absolute() else cwd / path, data)
+    log.status("Prepared", summary(prepared, str(path)))
 
 
 def explain(prepared: Prepared) -> Iterator[str]:

@@ -31,50 +31,25 @@ def find_project(cwd: Path, manifest_path: Path | None) -> Path:
     )
 
 
-class PendingMetadata:
-    """`cargo metadata --no-deps` of the project at `manifest_path`, running in the background."""
-
-    def __init__(self, cargo_bin: str, cwd: Path, manifest_path: Path) -> None:
-        self.manifest_path = manifest_path
-        self._capture = cargo.metadata_no_deps(cargo_bin, cwd=cwd, manifest_path=manifest_path)
-        self._metadata: Metadata | None = None
-
-    def close(self) -> None:
-        self._capture.close()
-
-    def running(self) -> bool:
-        return self._capture.running()
-
-    def result(self) -> Metadata:
-        """cargo's answer, parsed (once: later calls give the same)."""
-        if self._metadata is not None:
-            return self._metadata
-        try:
-            text = self._capture.result()
-        except CargoError as exc:  # decide whether the project itself is at fault
-            output = exc.output
-            lowered = output.lower()
-            # cargo's TOML diagnostics do not always say "parse"; they point at the file
-            # (` --> Cargo.toml:1:11`).
-            if "parse" in lowered or " --> " in output or "utf-8" in lowered:
-                raise ProjectError(
-                    "a manifest of this workspace does not parse",
-                    hint="fix the manifest error cargo reports above",
-                ).with_output(output) from None
-            raise
-        self._metadata = parse_metadata(text)
-        return self._metadata
-
-
-def start_metadata(cwd: Path, manifest_path: Path | None) -> PendingMetadata:
-    """Find cargo and the project, and start reading the workspace, in that order of errors."""
-    cargo_bin = cargo.find_cargo()
-    return PendingMetadata(cargo_bin, cwd, find_project(cwd, manifest_path))
-
-
 def read_metadata(cargo_bin: str, cwd: Path, manifest_path: Path) -> Metadata:
-    pending = PendingMetadata(cargo_bin, cwd, manifest_path)
+    """`cargo metadata --no-deps` of the project at `manifest_path`, run in `cwd`, parsed."""
     try:
-        return pending.result()
-    finally:
-        pending.close()  # stops cargo only if waiting for it was interrupted
+        text = cargo.capture(cargo_bin, cargo.metadata_args(manifest_path), cwd=cwd)
+    except CargoError as exc:  # decide whether the project itself is at fault
+        output = exc.output
+        lowered = output.lower()
+        # cargo's TOML diagnostics do not always say "parse"; they point at the file
+        # (` --> Cargo.toml:1:11`).
+        if "parse" in lowered or " --> " in output or "utf-8" in lowered:
+            raise ProjectError(
+                "a manifest of this workspace does not parse",
+                hint="fix the manifest error cargo reports above",
+            ).with_output(output) from None
+        raise
+    return parse_metadata(text)
+
+
+def read_project(cwd: Path, manifest_path: Path | None) -> Metadata:
+    """Find cargo and the project, and read the workspace, in that order of errors."""
+    cargo_bin = cargo.find_cargo()
+    return read_metadata(cargo_bin, cwd, find_project(cwd, manifest_path))

@@ -457,6 +457,12 @@ def prepare_metadata_wrong_shape(lab: Lab) -> Run:
     return prepare_in(ws, env={"CARGO": str(lab.script("echo '{\"packages\": 5}'"))})
 
 
+@case(7, "prepare: `cargo metadata` prints JSON nested deeper than Python reads", "nested too deeply")
+def prepare_metadata_deeply_nested(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return prepare_in(ws, env={"CARGO": str(lab.script("yes '[' | head -n 200000 | tr -d '\\n'"))})
+
+
 @case(7, "prepare: `cargo metadata` prints a JSON list", "unexpected shape")
 def prepare_metadata_json_list(lab: Lab) -> Run:
     ws = lab.workspace()
@@ -864,6 +870,16 @@ def cook_without_cargo(lab: Lab) -> Run:
     empty_bin = lab.tmp / "no-cargo-here"
     empty_bin.mkdir()
     return cook_in(app, env={"PATH": str(empty_bin), "CARGO": None})
+
+
+@case(
+    7, "cook: `cargo fetch` fails (no vendored sources, no network)", "`cargo fetch` failed with exit code",
+    keeps_existing=True, cargo_streams=True,
+)  # fmt: skip
+def cook_fetch_fails(lab: Lab) -> Run:
+    app = lab.cook_with(lambda doc: doc.update(vendored=[], vendored_crates=[]))
+    cargo = lab.script('echo "error: failed to download from crates.io" >&2; exit 101')
+    return cook_in(app, env={"CARGO": str(cargo)})
 
 
 @case(

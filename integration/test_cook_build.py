@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.flow import DockerFlow, FinalStage
+from integration.flow import DockerFlow, FinalStage, chefpy, ok
 from integration.workspaces import SeedOptions, set_all_mtimes, write_seed
 
 BOTH_MODES = pytest.mark.parametrize("preserve_mtimes", [True, False], ids=["mtimes-kept", "ci-checkout"])
@@ -308,3 +308,19 @@ def test_build_with_manifest_path_from_outside_the_workspace(tmp_path: Path) -> 
     manifest = ["--manifest-path", str(f.workdir / "Cargo.toml")]
     stage = f.final(preserve_mtimes=False, extra_build_args=manifest, cwd=tmp_path)
     assert stage.compiled == {"serviceZ"}
+
+
+def test_build_with_a_relative_manifest_path_from_another_directory_builds_that_workspace(
+    tmp_path: Path,
+) -> None:
+    ws = tmp_path / "repo" / "ws"
+    (ws / "app" / "src").mkdir(parents=True)
+    (ws / "Cargo.toml").write_text('[workspace]\nmembers = ["app"]\nresolver = "2"\n')
+    (ws / "app" / "Cargo.toml").write_text('[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n')
+    (ws / "app" / "src" / "main.rs").write_text('fn main() { println!("app runs"); }\n')
+    subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=ws, check=True, capture_output=True)
+    # cargo runs beside the manifest (for its .cargo/config.toml); the relative path must still hold there.
+    proc = ok(chefpy(["build", "--manifest-path", "ws/Cargo.toml", "--target-dir", "out"], tmp_path / "repo"))
+    assert "no cook stamp" in proc.stderr
+    binary = tmp_path / "repo" / "out" / "debug" / "app"
+    assert subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout == "app runs\n"

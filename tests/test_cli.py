@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from pytest_subprocess import FakeProcess
 
 from cargo_chefpy import __version__
 from cargo_chefpy.cli import main
+from cargo_chefpy.errors import Terminated
 from tests.conftest import FakeWorkspace
 
 Make = Callable[..., FakeWorkspace]
@@ -131,30 +131,46 @@ def test_an_unknown_flag_is_a_usage_error_not_an_argparse_exit(
     assert err[1].startswith("hint: ")
 
 
-def test_ctrl_c_exits_130_without_a_traceback(
-    workspace: Make, fp: FakeProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("raised", "code", "error"),
+    [(KeyboardInterrupt, 130, "error: interrupted"), (Terminated, 143, "error: terminated (SIGTERM)")],
+)
+def test_ctrl_c_and_sigterm_exit_130_and_143_with_one_error_and_one_hint(
+    workspace: Make,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    raised: type[BaseException],
+    code: int,
+    error: str,
 ) -> None:
-    ws = workspace("seed", register=0)
-    # cargo metadata starts before prepare is imported; this one runs until it is killed.
-    killed = threading.Event()
-    signals: list[int] = []
-
-    def run_until_killed(process: object) -> None:
-        killed.wait(60)
-
-    def on_signal(process: object, sig: int) -> None:
-        signals.append(sig)
-        killed.set()
-
-    fp.register(ws.metadata_argv(), stdout=ws.metadata, callback=run_until_killed, signal_callback=on_signal)
+    ws = workspace("seed")
 
     def interrupt(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
+        raise raised
 
     monkeypatch.setattr("cargo_chefpy.prepare.prepare", interrupt)
-    assert main(["prepare"], cwd=ws.root) == 130
-    assert "Traceback" not in capsys.readouterr().err
-    assert signals == [signal.SIGKILL]  # not left running behind us
+    assert main(["prepare"], cwd=ws.root) == code
+    assert capsys.readouterr().err.splitlines() == [
+        error,
+        "hint: run the command again; files are written atomically, so none is half-written",
+    ]
+
+
+def test_main_turns_sigterm_into_an_unwinding_exception_and_restores_the_handler() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    seen: list[object] = []
+
+    def during(*args: object, **kwargs: object) -> int:
+        seen.append(signal.getsignal(signal.SIGTERM))
+        signal.raise_signal(signal.SIGTERM)
+        return 0
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("cargo_chefpy.cli._run", during)
+        assert main(["cook"]) == 143
+    assert seen[0] not in (before, signal.SIG_DFL)
+    assert signal.getsignal(signal.SIGTERM) == before
 
 
 def test_cook_of_a_missing_recipe_is_a_recipe_error(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from cargo_chefpy.errors import UsageError
-from cargo_chefpy.options import CargoOptions, Command, cargo_args, validate
+from cargo_chefpy.cli import main
+from cargo_chefpy.options import CargoOptions, Command, cargo_args, validate_profile
 
 
 def test_cargo_args_for_a_release_build_of_one_package() -> None:
@@ -40,12 +42,28 @@ def test_profile_directory_follows_cargo() -> None:
     assert CargoOptions(profile="custom").profile_dir == "custom"
 
 
+ONE = "pass only one of them"
+
+
 @pytest.mark.parametrize(
-    ("release", "profile", "check", "clippy", "no_build"),
-    [(True, "dev", False, False, False), (False, None, True, True, False), (False, None, True, False, True)],
-)
-def test_contradicting_flags_are_usage_errors(
-    release: bool, profile: str | None, check: bool, clippy: bool, no_build: bool
+    ("args", "message", "hint"),
+    [
+        (["cook", "--release", "--profile", "dev"], "--release and --profile dev contradict each other",
+         f"{ONE} (--release is --profile release)"),
+        (["build", "--release", "--profile", "bench"], "--release and --profile bench contradict each other",
+         f"{ONE} (--release is --profile release)"),
+        (["cook", "--check", "--clippy"], "--check and --clippy exclude each other", ONE),
+        (["cook", "--no-build", "--check"], "--check and --no-build exclude each other", ONE),
+        (["build", "-q", "-v"], "--verbose and --quiet exclude each other", ONE),
+        (["prepare", "--quiet", "--verbose"], "--verbose and --quiet exclude each other", ONE),
+    ],
+)  # fmt: skip
+def test_contradicting_flags_are_one_usage_error_and_one_hint(
+    args: list[str], message: str, hint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(UsageError):
-        validate(release, profile, check, clippy, no_build)
+    assert main(args, cwd=tmp_path) == 2
+    assert capsys.readouterr().err.splitlines()[:2] == [f"error: {message}", f"hint: {hint}"]
+
+
+def test_release_with_the_release_profile_is_no_contradiction() -> None:
+    validate_profile(True, "release")

@@ -9,11 +9,8 @@ from typing import Any
 
 import pytest
 
-from cargo_chefpy import prepare
-from cargo_chefpy.cli import main
 from cargo_chefpy.errors import ProjectError
-from cargo_chefpy.prepare import Prefetched, _crate_files, _file_entry
-from cargo_chefpy.project import PendingMetadata
+from cargo_chefpy.prepare import _crate_files, _file_entry
 from cargo_chefpy.recipe import Role
 from tests.conftest import FakeWorkspace
 
@@ -70,71 +67,3 @@ def test_a_file_entry_reads_the_whole_file_and_its_executable_bit(tmp_path: Path
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     assert _file_entry(str(empty), "empty", Role.KEEP).data == b""
-
-
-@pytest.mark.parametrize("variant", ["seed", "seed-all"])  # explicit members, and `members = ["src/*"]`
-def test_files_read_while_cargo_metadata_runs_give_the_same_recipe(
-    variant: str, workspace: Make, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ws = workspace(variant, register=2)
-    tool = ws.root / "src/libA/tool.sh"
-    tool.write_text("#!/bin/sh\n")
-    tool.chmod(0o755)
-    args = ["prepare", "-p", "serviceZ", "--recipe-path"]
-    seen: list[Prefetched | None] = []
-    reads: list[int] = []  # the files build_recipe read itself
-    real_build_recipe, real_file_entry = prepare.build_recipe, prepare._file_entry
-
-    def spy(*args: Any) -> Any:
-        seen.append(args[4])
-        reads.append(0)
-        return real_build_recipe(*args)
-
-    def counting_file_entry(*args: Any, **kwargs: Any) -> Any:
-        if reads:
-            reads[-1] += 1
-        return real_file_entry(*args, **kwargs)
-
-    monkeypatch.setattr(prepare, "build_recipe", spy)
-    monkeypatch.setattr(prepare, "_file_entry", counting_file_entry)
-    monkeypatch.setattr(PendingMetadata, "running", lambda self: True)  # a cargo slow enough to read it all
-    with_prefetch = run_prepare([*args, str(ws.root.parent / "1.json")], ws.root)
-    monkeypatch.setattr(PendingMetadata, "running", lambda self: False)  # one that answers at once
-    without = run_prepare([*args, str(ws.root.parent / "2.json")], ws.root)
-    assert with_prefetch == without
-    assert seen[0] is not None
-    assert seen[1] is not None
-    libs = [f"{ws.root}/src/{name}" for name in ("libA", "libB", "libC")]
-    assert all(lib in seen[0].walks for lib in libs)
-    assert any(full.startswith(libs[0] + "/src/") for full in seen[0].files)
-    assert not seen[1].walks
-    assert not seen[1].files
-    assert reads[0] < reads[1]  # what was read early is not read again
-
-
-def run_prepare(args: list[str], cwd: Path) -> bytes:
-    assert main(args, cwd=cwd) == 0
-    return Path(args[-1]).read_bytes()
-
-
-def test_prefetch_walks_only_member_crates_and_drops_a_walk_cargo_s_answer_cut_short(tmp_path: Path) -> None:
-    (tmp_path / "Cargo.toml").write_text(
-        '[workspace]\nmembers = ["crates/*", "app"]\nexclude = ["crates/skipped"]\n'
-    )
-    for crate in ("crates/a", "crates/skipped", "app"):
-        (tmp_path / crate / "src").mkdir(parents=True)
-        (tmp_path / crate / "Cargo.toml").write_text(f'[package]\nname = "{crate[-1]}"\n')
-    (tmp_path / "crates" / "not-a-crate").mkdir()
-    for i in range(200):
-        (tmp_path / "app" / "src" / f"m{i:03}.rs").write_text("")
-    early = prepare._Early.parse(tmp_path / "Cargo.toml")
-    root = str(tmp_path)
-    assert early._member_directories(root) == [f"{root}/crates/a", f"{root}/app"]
-    everything = early.prefetch(root, lambda: True)
-    assert everything is not None
-    assert sorted(everything.walks) == [f"{root}/app", f"{root}/crates/a"]
-    calls = iter(range(100))
-    cut = early.prefetch(root, lambda: next(calls) < 3)  # cargo answers during app's walk
-    assert cut is not None
-    assert list(cut.walks) == [f"{root}/crates/a"]
-    assert not any(full.startswith(f"{root}/app/") for full in cut.files)
