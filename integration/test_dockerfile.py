@@ -182,7 +182,10 @@ def test_readme_docker_section_covers_the_zipapp_dockerignore_and_ci_caching() -
         "### CI fleets: sharing the cooked layer",
         "--build-arg BUILDKIT_INLINE_CACHE=1",
         "--cache-from",
-        "--cache-to type=local",
+        "--cache-to type=registry",
         "docker-container",
+        "docker push",
+        "SOURCE_DATE_EPOCH",
+        "--network=none",
     ):
         assert needle in section, needle
