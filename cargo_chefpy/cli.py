@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep", action="append", default=[], metavar="SPEC", help="keep these real (name or glob)"
     )
     prep.add_argument("--stub-all", action="store_true", help="stub every member, as cargo-chef does")
+    prep.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also carry this file, directory or glob (relative to the workspace root), for kept crates "
+        "that read files outside their package",
+    )
     prep.add_argument("--out-dir", type=Path, help="write the skeleton tree here instead of a recipe file")
     prep.add_argument("--explain", action="store_true", help="print the plan and why, on stdout")
     common(prep)
@@ -201,7 +209,7 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
     pending = start_metadata(cwd, ns.manifest_path)
     try:
         from cargo_chefpy.plan import Selection
-        from cargo_chefpy.prepare import prepare
+        from cargo_chefpy.prepare import Carry, prepare
 
         selection = Selection(
             packages=tuple(ns.package),
@@ -210,7 +218,12 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
             keep=tuple(ns.keep),
             stub_all=ns.stub_all,
         )
-        prepared = prepare(selection, log=log, pending=pending)
+        output = (
+            ns.out_dir if ns.out_dir is not None else None if ns.recipe_path == "-" else Path(ns.recipe_path)
+        )
+        avoid = () if output is None else (os.path.abspath(cwd / output),)  # never carried
+        carry = Carry(include=tuple(ns.include), avoid=avoid)
+        prepared = prepare(selection, log=log, pending=pending, carry=carry)
     finally:
         pending.close()  # a no-op once prepare has read cargo's answer
 

@@ -85,10 +85,10 @@ def test_files_read_while_cargo_metadata_runs_give_the_same_recipe(
     reads: list[int] = []  # the files build_recipe read itself
     real_build_recipe, real_file_entry = prepare.build_recipe, prepare._file_entry
 
-    def spy(*args: Any) -> Any:
+    def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(args[4])
         reads.append(0)
-        return real_build_recipe(*args)
+        return real_build_recipe(*args, **kwargs)
 
     def counting_file_entry(*args: Any, **kwargs: Any) -> Any:
         if reads:
