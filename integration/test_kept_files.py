@@ -117,17 +117,16 @@ def test_a_second_prepare_with_the_recipe_present_and_a_docs_edit_give_the_same_
     assert out.read_bytes() == first
 
 
-def test_an_out_dir_inside_the_root_package_is_never_carried(tmp_path: Path) -> None:
+def test_a_recipe_written_inside_a_kept_crate_is_never_carried(tmp_path: Path) -> None:
     root = root_package_workspace(tmp_path)
-    (root / "Cargo.toml").write_text(
-        (root / "Cargo.toml")
-        .read_text()
-        .replace('version = "0.1.0"', 'version = "0.1.0"\ninclude = ["*"]', 1)
-    )
-    ok(chefpy(["prepare", "-p", "cli", "--out-dir", "skel"], root))
-    ok(chefpy(["prepare", "-p", "cli", "--out-dir", "skel2"], root))
-    assert not any(p.name == "skel" for p in (root / "skel2").iterdir())
-    assert (root / "skel2/README.md").is_file()  # include = ["*"]: the package asks for it
+    args = ["prepare", "-p", "cli", "--recipe-path", "crates/exc/recipe.json"]
+    ok(chefpy(args, root))
+    first = (root / "crates/exc/recipe.json").read_bytes()
+    assert "crates/exc/recipe.json" not in recipe_paths(first)
+    ok(chefpy(args, root))
+    assert (root / "crates/exc/recipe.json").read_bytes() == first
+    ok(chefpy(["prepare", "-p", "cli", "--out-dir", "crates/exc/skeleton"], root))
+    assert not (root / "crates/exc/skeleton/crates/exc/skeleton").exists()
 
 
 def test_a_kept_crate_carries_what_its_include_or_exclude_selects(tmp_path: Path) -> None:
