@@ -97,6 +97,7 @@ def checksum_failure(cargo_stderr: list[str], root: Path) -> InputError | None:
 
 
 _COULD_NOT_READ = re.compile(r"couldn't read `(.+?)`: No such file or directory")
+_SOURCE = re.compile(r"^\s*--> (.+?):\d+:\d+\s*$")
 _BUILD_SCRIPT = re.compile(r"failed to run custom build command for `(\S+) v\S+ \((.+)\)`")
 _RERUN = re.compile(r"^\s*cargo::?rerun-if-changed=(.+?)\s*$")
 _PATHLIKE = re.compile(r"[\w.@+-]*[/.][\w./@+-]*\w")
@@ -107,10 +108,12 @@ def missing_file_failure(cargo_stderr: list[str], workspace: Path) -> InputError
     """A kept crate that failed because a file it reads is not in the cook directory: rustc's
     `couldn't read` (include_str!, include_bytes!, include!), or a build script that failed on a
     missing file (its panic message's paths, else the paths it watches). None when it is not that."""
-    for line in cargo_stderr:
+    for i, line in enumerate(cargo_stderr):
         match = _COULD_NOT_READ.search(line)
         if match is not None:
-            return _missing_file(workspace / match.group(1), workspace, "a source file")
+            where = _SOURCE.match(cargo_stderr[i + 1]) if i + 1 < len(cargo_stderr) else None
+            reader = where.group(1) if where is not None else "a source file"
+            return _missing_file(workspace / match.group(1), workspace, reader)
     failed = ((i, m) for i, line in enumerate(cargo_stderr) if (m := _BUILD_SCRIPT.search(line)) is not None)
     start, found = next(failed, (0, None))
     if found is None:

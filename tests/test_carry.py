@@ -245,7 +245,7 @@ def test_cook_names_a_file_that_include_str_could_not_read(tmp_path: Path) -> No
     assert error.exit_code == 8
     assert (
         error.message
-        == "a source file reads README.md, which the recipe does not carry (it is outside the package)"
+        == "doclib/src/lib.rs reads README.md, which the recipe does not carry (it is outside the package)"
     )
     assert "`cargo chefpy prepare --include README.md`" in error.hint
     assert "[workspace.metadata.chefpy]" in error.hint
