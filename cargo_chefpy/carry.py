@@ -45,15 +45,17 @@ def _segment_regex(segment: str) -> str:
             i += 1
             out.append(re.escape(segment[i]))
         elif c == "[":
-            end = segment.find("]", i + 2 if segment[i + 1 : i + 2] in ("!", "^") else i + 1)
-            end = segment.find("]", i + 1) if end == -1 else end
-            if end == -1 or end == i + 1:
+            start = i + 2 if segment[i + 1 : i + 2] in ("!", "^") else i + 1
+            start += segment[start : start + 1] == "]"  # a `]` first in the class is literal
+            end = segment.find("]", start)
+            if end == -1:
                 out.append(re.escape(c))
             else:
                 body = segment[i + 1 : end]
                 negate = body[:1] in ("!", "^")
                 body = body[1:] if negate else body
-                out.append("[" + ("^/" if negate else "") + body.replace("\\", "\\\\") + "]")
+                escaped = body.replace("[", "\\[").replace("]", "\\]")  # `\x` stays an escape
+                out.append("[" + ("^/" if negate else "") + escaped + "]")
                 i = end
         else:
             out.append(re.escape(c))
@@ -113,8 +115,16 @@ class Patterns:
     matches a path decides (`!` negates); a path no pattern matches takes the decision of its nearest
     parent directory that one matches. Paths are relative to the package root, POSIX, no leading `/`."""
 
-    def __init__(self, patterns: Sequence[str]) -> None:
-        compiled = (_compile(p) for p in patterns)
+    def __init__(self, patterns: Sequence[str], where: str = "a pattern list") -> None:
+        compiled = []
+        for pattern in patterns:
+            try:
+                compiled.append(_compile(pattern))
+            except re.error as exc:  # such as a reversed range, `[z-a]`
+                raise ProjectError(
+                    f"the pattern {pattern!r} in {where} is not a valid gitignore-style pattern ({exc.msg})",
+                    hint=f"fix {where}",
+                ) from None
         self.patterns = tuple(p for p in compiled if p is not None)
         self.negations = any(p.negated for p in self.patterns)
 
@@ -238,8 +248,12 @@ def package_files(
         roots = tuple(sorted({s if "/" not in s else s.rsplit("/", 1)[0] + "/" for s in sources}))
     return PackageFiles(
         always=frozenset(always),
-        include=Patterns(include) if include is not None else None,
-        exclude=Patterns(exclude) if exclude is not None and include is None else None,
+        include=Patterns(include, f"package.include of {where}") if include is not None else None,
+        exclude=(
+            Patterns(exclude, f"package.exclude of {where}")
+            if exclude is not None and include is None
+            else None
+        ),
         roots=roots,
     )
 

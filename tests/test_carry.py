@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cargo_chefpy.carry import Patterns, metadata_include, package_files, resolve_extra
 from cargo_chefpy.cook import missing_file_failure
@@ -42,6 +44,12 @@ CASES = [
     (["[!ab].rs"], "a.rs", False, False),
     (["[!ab].rs"], "c.rs", False, True),
     (["[a-c]*.rs"], "build.rs", False, True),
+    (["[]a].rs"], "].rs", False, True),
+    (["[!]a].rs"], "b.rs", False, True),
+    (["[[]x"], "[x", False, True),
+    (["[a"], "[a", False, True),  # an unclosed `[` is literal
+    (["[a\\-z]"], "-", False, True),
+    (["[a\\-z]"], "b", False, False),
     (["*.rs", "!build.rs"], "build.rs", False, False),  # the last matching pattern decides
     (["*.rs", "!build.rs"], "lib.rs", False, True),
     (["!build.rs", "*.rs"], "build.rs", False, True),
@@ -138,6 +146,28 @@ def test_include_overrides_exclude_and_a_workspace_inherited_list_is_read_from_t
 def test_a_package_include_that_is_not_a_list_of_strings_is_a_project_error() -> None:
     with pytest.raises(ProjectError, match=r"package.include of /ws/a/Cargo.toml is not a list of strings"):
         package_files("/ws/a", {"package": {"include": "src"}}, None, is_root=False, workspace_package={})
+
+
+def test_an_invalid_pattern_is_a_project_error_naming_it_and_where_it_is() -> None:
+    with pytest.raises(ProjectError, match=r"the pattern '\[z-a\]' in package.exclude of x/Cargo.toml"):
+        Patterns(["[z-a]"], "package.exclude of x/Cargo.toml")
+
+
+@given(
+    st.lists(st.text(alphabet="ab/*?[]!^-\\# .", max_size=8), max_size=4),
+    st.text(alphabet="ab/.[]", min_size=1, max_size=8),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_pattern_list_compiles_or_is_a_project_error_and_matching_never_raises(
+    patterns: list[str], path: str
+) -> None:
+    try:
+        compiled = Patterns(patterns)
+    except ProjectError:
+        return
+    for is_dir in (False, True):
+        compiled.matches(path.strip("/") or "a", is_dir=is_dir)
+    compiled.may_match_below(path.strip("/") or "a")
 
 
 def test_the_metadata_include_is_read_from_workspace_metadata_chefpy() -> None:
