@@ -168,7 +168,9 @@ def _string_list(value: object, where: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ProjectError(f"{where} is not a list of strings", hint=f"fix {where} in the manifest")
+        raise ProjectError(
+            f"{where} is not a list of strings", hint=f"fix {where}: a list of paths or patterns"
+        )
     return tuple(str(v) for v in value)
 
 
