@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep", action="append", default=[], metavar="SPEC", help="keep these real (name or glob)"
     )
     prep.add_argument("--stub-all", action="store_true", help="stub every member, as cargo-chef does")
+    prep.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also carry this file, directory or glob (relative to the workspace root), for kept crates "
+        "that read files outside their package",
+    )
     prep.add_argument("--out-dir", type=Path, help="write the skeleton tree here instead of a recipe file")
     prep.add_argument("--explain", action="store_true", help="print the plan and why, on stdout")
     common(prep)
@@ -216,6 +224,7 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         out_dir=ns.out_dir,
         explain=ns.explain,
         manifest_path=ns.manifest_path,
+        include=tuple(ns.include),
     )
     return run(options, cwd=cwd, log=log)
 

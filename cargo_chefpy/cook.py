@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -111,6 +112,74 @@ def checksum_failure(cargo_stderr: list[str], root: Path) -> InputError | None:
     return error
 
 
+_COULD_NOT_READ = re.compile(r"couldn't read `(.+?)`: No such file or directory")
+_SOURCE = re.compile(r"^\s*--> (.+?):\d+:\d+\s*$")
+_BUILD_SCRIPT = re.compile(r"failed to run custom build command for `(\S+) v\S+ \((.+)\)`")
+_RERUN = re.compile(r"^\s*cargo::?rerun-if-changed=(.+?)\s*$")
+_PATHLIKE = re.compile(r"[\w.@+-]*[/.][\w./@+-]*\w")
+_NOT_FOUND = ("No such file or directory", "kind: NotFound", "(os error 2)")
+
+
+def missing_file_failure(cargo_stderr: list[str], workspace: Path) -> InputError | None:
+    """A kept crate that failed because a file it reads is not in the cook directory: rustc's
+    `couldn't read` (include_str!, include_bytes!, include!), or a build script that failed on a
+    missing file (its panic message's paths, else the paths it watches). None when it is not that."""
+    for i, line in enumerate(cargo_stderr):
+        match = _COULD_NOT_READ.search(line)
+        if match is not None:
+            where = _SOURCE.match(cargo_stderr[i + 1]) if i + 1 < len(cargo_stderr) else None
+            reader = where.group(1) if where is not None else "a source file"
+            return _missing_file(workspace / match.group(1), workspace, reader)
+    failed = ((i, m) for i, line in enumerate(cargo_stderr) if (m := _BUILD_SCRIPT.search(line)) is not None)
+    start, found = next(failed, (0, None))
+    if found is None:
+        return None
+    name, package_dir = found.group(1), Path(found.group(2))
+    block = cargo_stderr[start + 1 :]
+    end = next(
+        (i for i, line in enumerate(block) if line.startswith(("error", "warning: build failed"))), None
+    )
+    block = block if end is None else block[:end]
+    if not any(marker in line for line in block for marker in _NOT_FOUND):
+        return None
+    mentioned = [
+        package_dir / token
+        for line in block
+        if any(marker in line for marker in _NOT_FOUND)
+        for token in _PATHLIKE.findall(line)
+    ]
+    watched = [package_dir / m.group(1) for line in block if (m := _RERUN.match(line)) is not None]
+    for candidate in (*mentioned, *watched):
+        if not os.path.lexists(candidate):
+            return _missing_file(candidate, workspace, f"the build script of {name}")
+    return InputError(
+        f"the build script of {name} failed to read a file that is missing from the cook directory",
+        hint=f"find the file in its output above, then carry it: {_carry_hint('PATH')}",
+    )
+
+
+def _carry_hint(path: str) -> str:
+    return (
+        f"run `cargo chefpy prepare --include {path}`, or list it in `include` under "
+        "[workspace.metadata.chefpy] in the root Cargo.toml (every Dockerfile then carries it)"
+    )
+
+
+def _missing_file(path: Path, workspace: Path, reader: str) -> InputError:
+    full = Path(os.path.normpath(path))
+    try:
+        shown = full.relative_to(workspace).as_posix()
+    except ValueError:
+        return InputError(
+            f"{reader} reads {full}, which is outside the workspace, so no recipe can carry it",
+            hint="move the file into the workspace, then carry it with `cargo chefpy prepare --include PATH`",
+        )
+    return InputError(
+        f"{reader} reads {shown}, which the recipe does not carry (it is outside the package)",
+        hint=f"carry it: {_carry_hint(shown)}",
+    )
+
+
 def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     rec, data = load_recipe(options.recipe_path, cwd)
     root = cwd
@@ -160,6 +229,9 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
         checksum = checksum_failure(cargo_stderr, root)
         if checksum is not None:
             raise checksum
+        missing = missing_file_failure(cargo_stderr, workspace)
+        if missing is not None:
+            raise missing
         raise BuildFailed(
             f"the cook build failed (cargo exited with {code})",
             code=code,
@@ -198,9 +270,9 @@ def missing_parents(root: Path, paths: Iterable[str]) -> tuple[str, ...]:
 def make_stamp(
     rec: Recipe, data: bytes, build: CargoOptions, root: Path, watched: Iterable[str]
 ) -> stamp.Stamp:
-    """What build settles: every kept and external file (cargo checks path crates by mtime), and what
-    the cooked build scripts watch (the only vendored files cargo checks by mtime; directories too)."""
-    files = {f.path: f.digest for f in rec.files if f.role in (Role.KEEP, Role.EXTERNAL)}
+    """What build settles: every kept, external and extra file (cargo checks path crates by mtime), and
+    what the cooked build scripts watch (the only vendored files cargo checks by mtime; directories too)."""
+    files = {f.path: f.digest for f in rec.files if f.role in (Role.KEEP, Role.EXTERNAL, Role.EXTRA)}
     watched_files, dirs = stamp.digest_watched(root, watched)
     prefixes = tuple(f"{d}/" for d in rec.vendored)
     vendored = {p: d for p, d in watched_files.items() if p.startswith(prefixes)}

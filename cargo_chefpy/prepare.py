@@ -7,13 +7,16 @@ lock, `build_recipe`), then write the output (`write_output`).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from cargo_chefpy import carry as carry_mod
 from cargo_chefpy import lockfile, manifest, skeleton
 from cargo_chefpy.errors import ProjectError, RecipeError, WriteError
 from cargo_chefpy.fsutil import atomic_write, write_error
@@ -45,6 +48,7 @@ class PrepareOptions:
     out_dir: Path | None = None  # the skeleton tree instead of a recipe file
     explain: bool = False  # the plan and why, on stdout, before the output
     manifest_path: Path | None = None
+    include: tuple[str, ...] = ()  # --include: extra paths to carry, relative to the workspace root
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +57,7 @@ class Prepared:
     plan: Plan
     workspace: Workspace
     recipe_root: str  # absolute directory the recipe paths are relative to
+    extras: tuple[carry_mod.ExtraPath, ...] = ()  # the extra paths carried
 
 
 def _read_text(path: str) -> str:
@@ -84,37 +89,50 @@ def vendored_directories(root: str) -> list[str]:
     return sorted(set(found))
 
 
-def _crate_files(directory: str, skip: set[str], prefix: str = "") -> Iterator[tuple[str, str, str]]:
+def _crate_files(
+    directory: str, skip: set[str], prefix: str = "", *, enter: Callable[[str], bool] | None = None
+) -> Iterator[tuple[str, str, str]]:
     """(absolute path, path relative to the crate, kind) for every file of a crate: each directory's
     files, sorted, then its subdirectories, sorted. The kind, from the directory listing: "file" (a
     regular file), "link" (a symlink to a file, or to nothing) or "other" (a pipe, socket or device).
 
     Skipped: `target/` at the crate root, `.git`, nested packages (directories with a Cargo.toml),
-    and the directories in `skip` (other crates, vendored sources). Unreadable directories are
-    skipped too, as os.walk does. `prefix`: where `directory` is in the crate ("" at its root).
+    the directories in `skip` (other crates, vendored sources, the target directory), and those whose
+    relative path `enter` refuses. Unreadable directories are skipped too, as os.walk does. `prefix`:
+    where `directory` is in the crate ("" at its root). Iterative: any depth the file system allows.
     """
-    try:
-        with os.scandir(directory) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-    except OSError:
-        return
-    subdirectories = []
-    for entry in entries:
-        if not entry.is_dir():  # files, and symlinks to files (or to nothing)
-            kind = "link" if entry.is_symlink() else "file" if entry.is_file() else "other"
-            yield entry.path, prefix + entry.name, kind
+    pending = [(directory, prefix)]
+    while pending:
+        current, at = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise ProjectError(
+                    f"cannot read the directory {current[:80]}...: its path is too long "
+                    f"({len(current)} bytes; {exc.strerror})",
+                    hint="shorten that directory tree, or leave it out of the package (package.exclude)",
+                ) from None
             continue
-        if entry.name == ".git" or entry.path in skip or (not prefix and entry.name == "target"):
-            continue
-        if entry.is_symlink():
-            raise ProjectError(
-                f"{entry.path} is a symlink to a directory, which cargo-chefpy does not carry",
-                hint="replace the symlinked directory with a real one, or --stub that crate",
-            )
-        if not os.path.isfile(os.path.join(entry.path, "Cargo.toml")):
-            subdirectories.append(entry)
-    for entry in subdirectories:
-        yield from _crate_files(entry.path, skip, f"{prefix}{entry.name}/")
+        subdirectories = []
+        for entry in entries:
+            if not entry.is_dir():  # files, and symlinks to files (or to nothing)
+                kind = "link" if entry.is_symlink() else "file" if entry.is_file() else "other"
+                yield entry.path, at + entry.name, kind
+                continue
+            if entry.name == ".git" or entry.path in skip or (not at and entry.name == "target"):
+                continue
+            if enter is not None and not enter(at + entry.name):
+                continue
+            if entry.is_symlink():
+                raise ProjectError(
+                    f"{entry.path} is a symlink to a directory, which cargo-chefpy does not carry",
+                    hint="replace the symlinked directory with a real one, or --stub that crate",
+                )
+            if not os.path.isfile(os.path.join(entry.path, "Cargo.toml")):
+                subdirectories.append((entry.path, f"{at}{entry.name}/"))
+        pending.extend(reversed(subdirectories))
 
 
 def _file_entry(
@@ -242,8 +260,79 @@ def _in_package(src_path: str, directory: str, nested: Iterable[str]) -> str | N
         return None
 
 
-def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple[Recipe, str, Plan]:
-    """The recipe, its root directory, and the plan without the [patch] crates the pruned lock dropped."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Carry:
+    """What prepare carries besides the packages' files, and what it never carries."""
+
+    include: tuple[str, ...] = ()  # --include, as given
+    extras: tuple[carry_mod.ExtraPath, ...] = ()  # --include and the workspace metadata's, resolved
+    avoid: tuple[str, ...] = ()  # absolute paths never carried: the recipe or skeleton being written
+    target_directory: str | None = None  # cargo's, never carried
+
+
+def _never_carried(carry: Carry, skipped: set[str]) -> Callable[[str], bool]:
+    """Whether an absolute file path is (inside) one never carried: the output, the target directory.
+    Paths are compared as given and with symlinks resolved (the walks build them from cargo's)."""
+    prefixes = set(skipped)
+    for path in carry.avoid:
+        prefixes.update((normalise(path), os.path.realpath(path)))
+    if not prefixes:
+        return lambda full: False
+    slashed = tuple(p.rstrip("/") + "/" for p in prefixes)
+    return lambda full: full in prefixes or full.startswith(slashed)
+
+
+class _Manifests:
+    """The kept packages' manifests, parsed only where their file selection needs it."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._root: dict[str, Any] | None = None
+
+    @property
+    def root(self) -> dict[str, Any]:
+        if self._root is None:
+            self._root = parse_toml(self.workspace.root_manifest, f"{self.workspace.root}/Cargo.toml")
+        return self._root
+
+    def workspace_package(self) -> dict[str, Any]:
+        table = self.root.get("workspace")
+        package = table.get("package") if isinstance(table, dict) else None
+        return package if isinstance(package, dict) else {}
+
+    def package_files(self, crate: LocalCrate) -> carry_mod.PackageFiles:
+        is_root = crate.directory == self.workspace.root
+        if is_root:
+            doc = self.root
+        else:
+            where = os.path.join(crate.directory, "Cargo.toml")
+            text = _read_text(where)
+            doc = parse_toml(text, where) if "clude" in text else {}
+        return carry_mod.package_files(
+            crate.directory,
+            doc,
+            crate.package,
+            is_root=is_root,
+            workspace_package=self.workspace_package() if doc else {},
+        )
+
+
+def extra_paths(workspace: Workspace, include: Iterable[str]) -> tuple[carry_mod.ExtraPath, ...]:
+    """The paths of `--include` and of `[workspace.metadata.chefpy] include`, resolved and checked."""
+    crate_dirs = {c.directory for c in workspace.crates}
+    found = carry_mod.resolve_extra(workspace.root, list(include), carry_mod.FLAG, crate_dirs)
+    if "chefpy" in workspace.root_manifest:
+        doc = parse_toml(workspace.root_manifest, f"{workspace.root}/Cargo.toml")
+        listed = carry_mod.metadata_include(doc)
+        found += carry_mod.resolve_extra(workspace.root, listed, carry_mod.METADATA_KEY, crate_dirs)
+    return tuple(found)
+
+
+def build_recipe(
+    workspace: Workspace, plan: Plan, lock: lockfile.Lock, *, carry: Carry | None = None
+) -> tuple[Recipe, str, Plan]:
+    """The recipe, its root directory, and the plan without the [patch] crates the pruned lock dropped.
+    `carry`: the extra paths asked for and the paths never carried."""
     root = workspace.root
     stubs = plan.of(CrateClass.STUB)
     kept = plan.of(CrateClass.KEEP)
@@ -308,20 +397,43 @@ def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple
         for sub, content in dummies.items():
             add(RecipeFile(path=at(rel, sub), data=content.encode(), executable=False, role=Role.STUB))
     # Vendored sources are never carried, needed or not.
+    carry = carry or Carry()
     skip_base = {c.directory for c in workspace.crates} | set(all_vendored)
+    if carry.target_directory is not None:
+        skip_base.add(carry.target_directory)
+    never = _never_carried(carry, skip_base - {c.directory for c in workspace.crates})
+    manifests = _Manifests(workspace)
     for decision in (*kept, *externals):
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
         role = Role.KEEP if decision.klass is CrateClass.KEEP else Role.EXTERNAL
-        for full, sub, kind in _crate_files(crate.directory, skip_base - {crate.directory}):
+        wanted = manifests.package_files(crate)
+        listing: Iterable[tuple[str, str, str]] = _crate_files(
+            crate.directory, skip_base - {crate.directory}, enter=wanted.walks_into
+        )
+        for full, sub, kind in listing:
             path = at(rel, sub)
             if path in files or path == root_path:  # the root package's manifest is the workspace manifest
                 continue
-            if crate.directory == root and sub in CONFIG_FILES:
+            if (crate.directory == root and sub in CONFIG_FILES) or not wanted.wants(sub) or never(full):
                 continue
             add(_file_entry(full, path, role, root=recipe_root, kind=kind))
             if sub == "Cargo.toml":
                 uses |= manifest.workspace_use(parse_toml(_decoded(files[path].data, full), full))
+    for extra in carry.extras:
+        for where in extra.paths:
+            if os.path.isdir(where) and not os.path.islink(where):
+                sub_root = relative(where, root)
+                listing = _crate_files(where, skip_base, "" if sub_root == "." else sub_root + "/")
+            else:
+                listing = [(where, relative(where, root), "link" if os.path.islink(where) else "file")]
+            for full, sub, kind in listing:
+                path = at(ws, sub)
+                if path in files or path == root_path or never(full):
+                    continue
+                if where == root and sub in CONFIG_FILES:
+                    continue
+                add(_file_entry(full, path, Role.EXTRA, root=recipe_root, kind=kind))
 
     root_stub = next(
         (_stub_spec(d.crate, plan, crate_dirs) for d in stubs if d.crate.directory == root), None
@@ -360,8 +472,9 @@ def build_recipe(workspace: Workspace, plan: Plan, lock: lockfile.Lock) -> tuple
     return recipe, recipe_root, plan
 
 
-def prepare(selection: Selection, *, metadata: Metadata) -> Prepared:
-    """The plan and recipe of `selection` in the workspace cargo described (`project.read_project`)."""
+def prepare(selection: Selection, *, metadata: Metadata, carry: Carry | None = None) -> Prepared:
+    """The plan and recipe of `selection` in the workspace cargo described (`project.read_project`).
+    `carry`: the extra paths asked for (`--include`) and the output paths, never carried."""
     workspace = load_workspace(metadata, _read_text)
     lock = _read_lock(Path(workspace.root) / "Cargo.lock")
     plan = make_plan(workspace, selection)
@@ -374,8 +487,17 @@ def prepare(selection: Selection, *, metadata: Metadata) -> Prepared:
             if c.package is not None and c.directory in remaining
         ],
     )
-    recipe, recipe_root, plan = build_recipe(workspace, plan, lock)
-    return Prepared(recipe=recipe, plan=plan, workspace=workspace, recipe_root=recipe_root)
+    carry = carry or Carry()
+    carry = Carry(
+        include=carry.include,
+        extras=extra_paths(workspace, carry.include),
+        avoid=carry.avoid,
+        target_directory=normalise(metadata.target_directory),
+    )
+    recipe, recipe_root, plan = build_recipe(workspace, plan, lock, carry=carry)
+    return Prepared(
+        recipe=recipe, plan=plan, workspace=workspace, recipe_root=recipe_root, extras=carry.extras
+    )
 
 
 def _read_lock(path: Path) -> lockfile.Lock:
@@ -392,7 +514,10 @@ def run(options: PrepareOptions, *, cwd: Path, log: Log) -> int:
     check_output(options, cwd)
     metadata = read_project(cwd, options.manifest_path)
     log.debug(f"read the workspace at {metadata.workspace_root}")
-    prepared = prepare(options.selection, metadata=metadata)
+    output = options.out_dir or (None if options.recipe_path == "-" else Path(options.recipe_path))
+    avoid = () if output is None else (os.path.abspath(cwd / output),)  # never carried
+    carry = Carry(include=options.include, avoid=avoid)
+    prepared = prepare(options.selection, metadata=metadata, carry=carry)
     write_output(prepared, options, cwd=cwd, log=log)
     return 0
 
@@ -452,11 +577,15 @@ def explain(prepared: Prepared) -> Iterator[str]:
     recipe = prepared.recipe
     counts: dict[str, tuple[int, str]] = {}
     for crate in recipe.crates:
-        n = sum(1 for f in recipe.files if inside(f.path, crate.path) or crate.path == ".")
+        n = sum(
+            1
+            for f in recipe.files
+            if f.role is not Role.EXTRA and (inside(f.path, crate.path) or crate.path == ".")
+        )
         what = {
             CrateClass.STUB: "stub manifest only: dependencies, features, edition",
-            CrateClass.KEEP: "every file (real sources)",
-            CrateClass.EXTERNAL: "every file (real sources)",
+            CrateClass.KEEP: "package files (real sources)",
+            CrateClass.EXTERNAL: "package files (real sources)",
         }[crate.klass]
         counts[crate.path] = (n, what)
     ws = recipe.workspace
@@ -474,8 +603,37 @@ def explain(prepared: Prepared) -> Iterator[str]:
         if path in (ws, "."):
             continue
         yield f"  {path}/  {what}, {n} file(s)"
+    yield from _explain_root_package(prepared)
+    for extra in prepared.extras:
+        for full in extra.paths:
+            rel = relative(full, root)
+            n = sum(1 for f in recipe.files if f.role is Role.EXTRA and _under(f.path, rel))
+            slash = "/" if os.path.isdir(full) and rel != "." else ""
+            yield f"  {rel}{slash}  extra path ({extra.source} {extra.spec}), {n} file(s)"
     for v in recipe.vendored:
         yield f"  {v}/  vendored sources: not carried in the recipe; COPY them into the cook stage"
+
+
+def _under(path: str, directory: str) -> bool:
+    return directory in (".", path) or path.startswith(directory + "/")
+
+
+def _explain_root_package(prepared: Prepared) -> Iterator[str]:
+    """The kept root package's line: which of the workspace root's entries it carries."""
+    recipe = prepared.recipe
+    ws = recipe.workspace
+    if not any(c.path == ws and c.klass is CrateClass.KEEP for c in recipe.crates):
+        return
+    others = [c.path for c in recipe.crates if c.path != ws]
+    top: set[str] = set()
+    n = 0
+    for f in recipe.files:
+        if f.role is Role.KEEP and _under(f.path, ws) and not any(_under(f.path, o) for o in others):
+            rest = f.path if ws == "." else f.path[len(ws) + 1 :]
+            top.add(rest.split("/", 1)[0] + ("/" if "/" in rest else ""))
+            n += 1
+    shown = ", ".join(sorted(top)) or "no file besides Cargo.toml"
+    yield f"  {ws}/  root package: {shown} (real sources), {n} file(s)"
 
 
 def summary(prepared: Prepared, destination: str) -> str:

@@ -40,6 +40,7 @@ class Role(Enum):
     STUB = "stub"  # generated stub manifest or dummy source
     KEEP = "keep"  # a kept member's real file, byte for byte
     EXTERNAL = "external"  # a [patch] or outside path crate's real file
+    EXTRA = "extra"  # a file carried on request (--include, workspace.metadata.chefpy), byte for byte
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
