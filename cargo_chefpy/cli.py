@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from cargo_chefpy import __version__, early
-from cargo_chefpy.errors import EXIT_CODES, ChefError, UsageError, WriteError
+from cargo_chefpy.errors import EXIT_CODES, ChefError, UsageError
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, Command, validate
 
@@ -190,11 +190,9 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
     if ns.explain and ns.recipe_path == "-":
         raise UsageError("--explain and --recipe-path - both print on stdout", hint="pass only one of them")
     if ns.recipe_path != "-" and ns.out_dir is None:
-        recipe_path = Path(ns.recipe_path)
-        if (recipe_path if recipe_path.is_absolute() else cwd / recipe_path).is_dir():
-            raise WriteError(
-                f"the recipe path {recipe_path} is a directory", hint="pass a file name, e.g. recipe.json"
-            )
+        from cargo_chefpy.fsutil import check_output
+
+        check_output(_full(cwd, Path(ns.recipe_path)), what="recipe path")
     # cargo metadata first: it runs while the modules prepare needs (tomlkit, packaging) are imported.
     from cargo_chefpy.project import start_metadata
 
@@ -214,38 +212,36 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
     finally:
         pending.close()  # a no-op once prepare has read cargo's answer
 
-    from cargo_chefpy.fsutil import atomic_write
+    from cargo_chefpy.fsutil import write_output, write_stdout
     from cargo_chefpy.prepare import explain, summary
     from cargo_chefpy.recipe import dumps
 
     if ns.explain:
-        sys.stdout.write("\n".join(explain(prepared)) + "\n")
-        sys.stdout.flush()
+        write_stdout(("\n".join(explain(prepared)) + "\n").encode(), what="plan")
     if ns.out_dir is not None:
         from cargo_chefpy import skeleton
+        from cargo_chefpy.fsutil import make_dirs, remove_dirs
 
-        out = ns.out_dir if ns.out_dir.is_absolute() else cwd / ns.out_dir
+        out = _full(cwd, ns.out_dir)
+        created = make_dirs(out)
         try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            from cargo_chefpy.fsutil import write_error
-
-            raise write_error(out, exc) from None
-        plan = skeleton.plan_writes(prepared.recipe, out)
-        skeleton.write(plan, out, force=False)
+            plan = skeleton.plan_writes(prepared.recipe, out)
+            skeleton.write(plan, out, force=False)
+        except BaseException:
+            remove_dirs(created)  # what it created, parents included; skeleton.write rolled back its files
+            raise
         log.status("Prepared", summary(prepared, f"skeleton in {ns.out_dir}"))
         return 0
     data = dumps(prepared.recipe)
-    if ns.recipe_path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        log.status("Prepared", summary(prepared, "recipe on stdout"))
-        return 0
+    to_stdout = ns.recipe_path == "-"
     path = Path(ns.recipe_path)
-    full = path if path.is_absolute() else cwd / path
-    atomic_write(full, data)
-    log.status("Prepared", summary(prepared, str(path)))
+    write_output(None if to_stdout else _full(cwd, path), data, what="recipe", to_file="--recipe-path FILE")
+    log.status("Prepared", summary(prepared, "recipe on stdout" if to_stdout else str(path)))
     return 0
+
+
+def _full(cwd: Path, path: Path) -> Path:
+    return path if path.is_absolute() else cwd / path
 
 
 def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
