@@ -9,7 +9,7 @@ from stat import S_ISDIR, S_ISREG
 
 from cargo_chefpy import cargo, stamp
 from cargo_chefpy.errors import BuildFailed, StampError
-from cargo_chefpy.fsutil import FIXED_MTIME_NS, write_error
+from cargo_chefpy.fsutil import FIXED_MTIME_NS, check_name_length, write_error
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, cargo_args
 from cargo_chefpy.project import find_project, read_metadata
@@ -80,7 +80,8 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
     manifest = find_project(cwd, Path(options.manifest_path) if options.manifest_path else None)
     run_in = manifest.parent if options.manifest_path else cwd
     if options.target_dir is not None:
-        options = replace(options, target_dir=str((cwd / options.target_dir).resolve()))
+        check_name_length(cwd / options.target_dir, what="target directory")
+        options = replace(options, target_dir=os.path.realpath(cwd / options.target_dir))
     metadata = read_metadata(cargo_bin, run_in, manifest)
     workspace_root = Path(metadata.workspace_root)
     target_dir = Path(options.target_dir) if options.target_dir else Path(metadata.target_directory)
