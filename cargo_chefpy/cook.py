@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,8 +37,10 @@ def load_recipe(path: Path, cwd: Path) -> tuple[Recipe, bytes]:
             hint="run `cargo chefpy prepare` first, or pass --recipe-path",
         ) from None
     except OSError as exc:
+        too_long = exc.errno == errno.ENAMETOOLONG
         raise RecipeError(
-            f"cannot read the recipe {path}: {exc.strerror}", hint="check its permissions"
+            f"cannot read the recipe {path}: {exc.strerror}",
+            hint="pass a shorter --recipe-path" if too_long else "check its permissions",
         ) from None
     return recipe.loads(data, source=str(path)), data
 
