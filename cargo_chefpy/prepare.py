@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -54,6 +55,13 @@ def vendored_directories(root: str) -> list[str]:
     return sorted(set(found))
 
 
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symlink loop: _file_entry says so
+        return False
+
+
 def _crate_files(directory: str, skip: set[str], prefix: str = "") -> Iterator[tuple[str, str, str]]:
     """(absolute path, path relative to the crate, kind) for every file of a crate: each directory's
     files, sorted, then its subdirectories, sorted. The kind, from the directory listing: "file" (a
@@ -70,7 +78,7 @@ def _crate_files(directory: str, skip: set[str], prefix: str = "") -> Iterator[t
         return
     subdirectories = []
     for entry in entries:
-        if not entry.is_dir():  # files, and symlinks to files (or to nothing)
+        if not _is_dir(entry):  # files, and symlinks to files (or to nothing, or looping)
             kind = "link" if entry.is_symlink() else "file" if entry.is_file() else "other"
             yield entry.path, prefix + entry.name, kind
             continue
@@ -124,6 +132,10 @@ def _file_entry(
             f"{full} is a dangling symlink", hint="remove the symlink or restore what it points to"
         ) from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ProjectError(
+                f"{full} is a symlink loop", hint="remove the symlink or point it at a file"
+            ) from None
         raise ProjectError(
             f"cannot read {full}: {exc.strerror}", hint="check the file's permissions"
         ) from None

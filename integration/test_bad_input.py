@@ -1173,6 +1173,13 @@ def cook_mode_only_difference(lab: Lab) -> Run:
     return cook_in(app)
 
 
+@case(3, "prepare: a kept crate holds a symlink loop", "is a symlink loop")
+def prepare_symlink_loop_in_kept_crate(lab: Lab) -> Run:
+    ws = lab.workspace()
+    (ws / "src/libA/loop").symlink_to("loop")
+    return prepare_in(ws, "-p", "serviceZ")
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_one_error_one_hint_its_exit_code_and_changes_nothing(lab: Lab, c: Case) -> None:
     assert c.exit_code in DOCUMENTED
