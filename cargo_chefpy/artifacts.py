@@ -8,13 +8,16 @@ shares a stub's name keeps its artifacts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import shutil
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cargo_chefpy.fsutil import remove_tree
 
 _HASH = re.compile(r"-([0-9a-f]{16})(?:\.[^/]*)?$")
 _UNIT_PREFIXES = ("bin-", "test-", "example-", "bench-", "doc-", "run-")
@@ -125,10 +128,13 @@ def remove(found: StubArtifacts, profile_dirs: Iterable[Path]) -> int:
 
 
 def _delete(path: Path) -> int:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-        return 1
-    if path.exists() or path.is_symlink():
-        path.unlink(missing_ok=True)
-        return 1
-    return 0
+    try:
+        kind = os.lstat(path).st_mode
+    except OSError:
+        return 0
+    if stat.S_ISDIR(kind):
+        remove_tree(path)  # not shutil.rmtree: Python 3.11's recurses once per level
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    return 1

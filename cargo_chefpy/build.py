@@ -10,7 +10,7 @@ from stat import S_ISDIR, S_ISREG
 
 from cargo_chefpy import cargo, stamp
 from cargo_chefpy.errors import BuildFailed, StampError
-from cargo_chefpy.fsutil import FIXED_MTIME_NS, write_error
+from cargo_chefpy.fsutil import FIXED_MTIME_NS, check_name_length, write_error
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, cargo_args
 from cargo_chefpy.project import find_project, read_metadata
@@ -119,7 +119,8 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
     if options.manifest_path is not None:
         options = replace(options, manifest_path=str(manifest))
     if options.target_dir is not None:
-        options = replace(options, target_dir=str((cwd / options.target_dir).resolve()))
+        check_name_length(cwd / options.target_dir, what="target directory")
+        options = replace(options, target_dir=os.path.realpath(cwd / options.target_dir))
     metadata = read_metadata(cargo_bin, run_in, manifest)
     workspace_root = Path(metadata.workspace_root)
     target_dir = Path(options.target_dir) if options.target_dir else Path(metadata.target_directory)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import tomllib
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp, watch
-from cargo_chefpy.errors import BuildFailed, CargoError, InputError, RecipeError
+from cargo_chefpy.errors import BuildFailed, CargoError, InputError, ProjectError, RecipeError
+from cargo_chefpy.fsutil import check_name_length
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import parse_metadata
 from cargo_chefpy.options import CargoOptions, cargo_args
@@ -37,8 +39,10 @@ def load_recipe(path: Path, cwd: Path) -> tuple[Recipe, bytes]:
             hint="run `cargo chefpy prepare` first, or pass --recipe-path",
         ) from None
     except OSError as exc:
+        too_long = exc.errno == errno.ENAMETOOLONG
         raise RecipeError(
-            f"cannot read the recipe {path}: {exc.strerror}", hint="check its permissions"
+            f"cannot read the recipe {path}: {exc.strerror}",
+            hint="pass a shorter --recipe-path" if too_long else "check its permissions",
         ) from None
     return recipe.loads(data, source=str(path)), data
 
@@ -87,7 +91,7 @@ def _holds(vendored: Path, crate: VendoredCrate) -> bool:
 
 def target_directory(cargo_bin: str, workspace: Path, options: CargoOptions) -> Path:
     if options.target_dir is not None:
-        return (workspace / options.target_dir).resolve()
+        return Path(os.path.realpath(workspace / options.target_dir))  # no RuntimeError on a loop
     text = cargo.capture(cargo_bin, list(cargo.METADATA), cwd=workspace)
     return Path(parse_metadata(text).target_directory)
 
@@ -180,11 +184,35 @@ def _missing_file(path: Path, workspace: Path, reader: str) -> InputError:
     )
 
 
+def recipe_lock(rec: Recipe) -> lockfile.Lock:
+    """The recipe's own Cargo.lock, parsed from its bytes; a recipe without the workspace's Cargo.toml
+    and Cargo.lock is refused (before anything is written)."""
+    prefix = "" if rec.workspace == "." else f"{rec.workspace}/"
+    files = {f.path: f for f in rec.files}
+    for name in ("Cargo.toml", "Cargo.lock"):
+        if prefix + name not in files:
+            raise RecipeError(
+                f"the recipe does not carry the workspace's {name} ({prefix}{name})",
+                hint="prepare the recipe again with `cargo chefpy prepare`; do not edit it by hand",
+            )
+    try:
+        return lockfile.parse_lock(files[prefix + "Cargo.lock"].data.decode())
+    except (ProjectError, UnicodeDecodeError) as exc:
+        detail = exc.message if isinstance(exc, ProjectError) else "it is not UTF-8"
+        raise RecipeError(
+            f"the recipe's {prefix}Cargo.lock cannot be read: {detail}",
+            hint="prepare the recipe again from a workspace whose Cargo.lock cargo accepts",
+        ) from None
+
+
 def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     rec, data = load_recipe(options.recipe_path, cwd)
     root = cwd
+    lock = recipe_lock(rec)
     plan = skeleton.plan_writes(rec, root)
     check_vendored(rec, root)
+    if options.cargo.target_dir is not None:
+        check_name_length(root / rec.workspace / options.cargo.target_dir, what="target directory")
     if not options.force:
         skeleton.refuse_conflicts(plan)
     cargo_bin = None if options.no_build else cargo.find_cargo()  # before anything is written
@@ -197,11 +225,9 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     if cargo_bin is None:
         return 0
 
-    workspace = (root / rec.workspace).resolve()
+    workspace = Path(os.path.realpath(root / rec.workspace))
     build = options.cargo.with_default_packages(rec.packages, rec.bins)
-    needs_fetch = not rec.vendored and any(
-        p.source is not None for p in lockfile.parse_lock((workspace / "Cargo.lock").read_text()).packages
-    )
+    needs_fetch = not rec.vendored and any(p.source is not None for p in lock.packages)
     if needs_fetch and not build.offline:
         log.status("Fetching", "registry dependencies (cargo fetch --locked)")
         code = cargo.run_streamed(cargo_bin, ["fetch", "--locked"], cwd=workspace)
@@ -239,7 +265,7 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
         )
     target_dir = target_directory(cargo_bin, workspace, build)
     # Read what the build scripts watch before the stubs' outputs (their scripts' among them) go.
-    real_root = root.resolve()
+    real_root = Path(os.path.realpath(root))
     watched = list(scripts.watched(str(real_root), skip_packages=stub_dirs, skip_dirs=[str(target_dir)]))
     removed = artifacts.remove(found, [Path(d) for d in sorted(found.profile_dirs)])
     log.status("Cleaned", f"{removed} output(s) of {len(stub_dirs)} stubbed crate(s)")

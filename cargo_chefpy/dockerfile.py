@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cargo_chefpy.errors import SelectionError, UsageError
-from cargo_chefpy.fsutil import atomic_write
+from cargo_chefpy.fsutil import check_output, write_output
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Package
 from cargo_chefpy.paths import inside
@@ -257,8 +256,8 @@ def dockerfile(options: DockerfileOptions, *, cwd: Path, log: Log) -> int:
     _check_image("--runtime-image", options.runtime_image)
     output = None if options.output == "-" else Path(options.output)
     full = None if output is None else output if output.is_absolute() else cwd / output
-    if full is not None and full.is_dir():
-        raise UsageError(f"the output path {output} is a directory", hint="pass a file name, e.g. Dockerfile")
+    if full is not None:
+        check_output(full, what="output path")
     layout = inspect(options, cwd=cwd, log=log)
     text = render(
         layout,
@@ -266,10 +265,6 @@ def dockerfile(options: DockerfileOptions, *, cwd: Path, log: Log) -> int:
         runtime_image=options.runtime_image,
         command=_command(options, layout),
     )
-    if full is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        atomic_write(full, text.encode())
+    write_output(full, text.encode(), what="Dockerfile", to_file="--output FILE")
     log.status("Wrote", f"a Dockerfile for {layout.binary} to {output or 'stdout'}")
     return 0

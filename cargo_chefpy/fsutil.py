@@ -1,10 +1,17 @@
-"""Atomic writes and mtime settling. Every file this tool writes goes through `atomic_write`."""
+"""Atomic writes, user-named outputs, mtime settling, and directory walks that do not recurse.
+
+Every file this tool writes goes through `atomic_write`; every output a user names (`prepare
+--recipe-path`, `dockerfile --output`, stdout) through `write_output`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import stat
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from cargo_chefpy.errors import WriteError
@@ -26,20 +33,39 @@ def _describe(exc: OSError) -> str:
         return "permission denied"
     if exc.errno == errno.EROFS:
         return "read-only file system"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "file name too long"
+    if exc.errno == errno.ELOOP:
+        return "a symlink loop (too many levels of symbolic links)"
+    if exc.errno == errno.EPIPE:
+        return "the reader closed the pipe"
     return exc.strerror or str(exc)
 
 
-def write_error(path: Path, exc: OSError) -> WriteError:
-    return WriteError(
-        f"could not write {path}: {_describe(exc)}",
-        hint="choose a writable location, or free space, and run again",
-    )
+def _hint(exc: OSError) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return "use a shorter path: each name at most 255 bytes, the whole path at most 4096"
+    if exc.errno == errno.ELOOP:
+        return "remove or fix the looping symlink on that path"
+    return "choose a writable location, or free space, and run again"
 
 
-def atomic_write(path: Path, data: bytes, *, executable: bool = False, mtime: float | None = None) -> None:
+def write_error(path: Path | str, exc: OSError) -> WriteError:
+    return WriteError(f"could not write {path}: {_describe(exc)}", hint=_hint(exc))
+
+
+def read_error(path: Path | str, exc: OSError) -> WriteError:
+    """A path this tool must inspect before it writes (an output, a cook directory entry)."""
+    return WriteError(f"could not inspect {path}: {_describe(exc)}", hint=_hint(exc))
+
+
+def atomic_write(
+    path: Path, data: bytes, *, executable: bool = False, mtime: float | None = None, mode: int | None = None
+) -> None:
     """Write `data` to a temporary file beside `path`, then rename it over `path`.
 
     A reader, or a crash at any point, sees the old file or the complete new one, never a part.
+    `mode` (permission bits) wins over `executable`.
     """
     directory = path.parent
     try:
@@ -54,7 +80,7 @@ def atomic_write(path: Path, data: bytes, *, executable: bool = False, mtime: fl
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o755 if executable else 0o644)
+        os.chmod(tmp, mode if mode is not None else 0o755 if executable else 0o644)
         if mtime is not None:
             os.utime(tmp, (mtime, mtime))
         os.replace(tmp, path)
@@ -75,3 +101,211 @@ def set_mtime(path: Path, mtime: float) -> bool:
         return False
     os.utime(path, (mtime, mtime), follow_symlinks=False)
     return True
+
+
+# --------------------------------------------------------------------------------------------------
+# User-named outputs
+# --------------------------------------------------------------------------------------------------
+
+
+def check_output(path: Path, *, what: str) -> None:
+    """Refuse, before any work is done, an output path that `write_output` would refuse."""
+    _output_target(path, what=what)
+
+
+def _output_target(path: Path, *, what: str) -> tuple[Path, bool, int | None]:
+    """Where a user-named output goes: (the path to write, whether to stream into it, the mode to keep).
+
+    - a character device or a named pipe (/dev/null, /dev/stdout, /proc/self/fd/N, a FIFO) is opened
+      and streamed to, never replaced;
+    - a symlink is followed, and its target (even a missing one) written atomically;
+    - a regular file is replaced atomically, keeping its permission bits;
+    - a directory, a block device or a socket is refused.
+    """
+    try:
+        st = os.stat(path)  # follows symlinks, and /proc/self/fd/N to the open file itself
+    except FileNotFoundError:
+        return Path(os.path.realpath(path)), False, None  # a new file, or a dangling symlink's target
+    except OSError as exc:
+        raise read_error(path, exc) from None
+    kind = st.st_mode
+    if stat.S_ISCHR(kind) or stat.S_ISFIFO(kind):
+        return path, True, None
+    if stat.S_ISREG(kind):
+        return Path(os.path.realpath(path)), False, stat.S_IMODE(kind)
+    if stat.S_ISDIR(kind):
+        raise WriteError(f"the {what} {path} is a directory", hint="pass the path of a file, not a directory")
+    name = "a block device" if stat.S_ISBLK(kind) else "a socket" if stat.S_ISSOCK(kind) else "not a file"
+    raise WriteError(
+        f"the {what} {path} is {name}; outputs go only to files, character devices and named pipes",
+        hint="pass a file name, or `-` for stdout",
+    )
+
+
+def _stream(path: Path, data: bytes) -> bool:
+    """Write `data` into an open-able device or pipe; False if `path` turned out to be something else."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)  # no O_CREAT, no O_TRUNC: never a new file
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        kind = os.fstat(fd).st_mode
+        if not (stat.S_ISCHR(kind) or stat.S_ISFIFO(kind)):  # replaced since the check
+            return False
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    finally:
+        os.close(fd)
+    return True
+
+
+def write_stdout(data: bytes, *, what: str, to_file: str | None = None) -> None:
+    """Write `data` to stdout; a closed or full stdout is a WriteError, never a traceback."""
+    instead = f", or write to a file with {to_file}" if to_file else ""
+    hint = f"give the command a stdout that accepts output (e.g. `> file`){instead}"
+    stream = sys.stdout
+    if stream is None:  # the descriptor was closed when the process started (`>&-`)
+        raise WriteError(f"could not write the {what} to stdout: stdout is closed", hint=hint)
+    try:
+        stream.flush()
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            stream.write(data.decode())
+        else:
+            buffer.write(data)
+        stream.flush()
+    except (OSError, ValueError) as exc:
+        reason = _describe(exc) if isinstance(exc, OSError) else "stdout is closed"
+        if isinstance(exc, OSError) and exc.errno == errno.EBADF:
+            reason = "stdout is closed"
+        raise WriteError(f"could not write the {what} to stdout: {reason}", hint=hint) from None
+
+
+def write_output(path: Path | None, data: bytes, *, what: str, to_file: str | None = None) -> None:
+    """The one writer of user-named outputs: stdout (None), a device or pipe, or a file (see
+    `_output_target` for which is which). Raises only WriteError."""
+    if path is None:
+        write_stdout(data, what=what, to_file=to_file)
+        return
+    target, stream, mode = _output_target(path, what=what)
+    if stream and _stream(target, data):
+        return
+    atomic_write(target, data, mode=mode)
+
+
+# --------------------------------------------------------------------------------------------------
+# Directories, without recursion (a tree may be deeper than Python's recursion limit)
+# --------------------------------------------------------------------------------------------------
+
+
+def make_dirs(path: Path) -> list[Path]:
+    """Create `path` and its missing parents, as `mkdir -p`; returns the directories it created,
+    outermost first. On failure, removes what it created and raises WriteError."""
+    missing: list[Path] = []
+    current = path
+    while not os.path.lexists(current):
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    created: list[Path] = []
+    try:
+        for directory in reversed(missing):
+            os.mkdir(directory)
+            created.append(directory)
+    except OSError as exc:
+        remove_dirs(created)
+        raise write_error(path, exc) from None
+    if not os.path.isdir(path):
+        raise WriteError(f"{path} is not a directory", hint="remove it, or choose another directory")
+    return created
+
+
+def remove_dirs(created: list[Path]) -> None:
+    """Remove directories `make_dirs` created, innermost first, where they are still empty."""
+    for directory in reversed(created):
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+
+
+def walk(top: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk(top)` (top-down, symlinks not followed, errors skipped) without recursion: Python 3.11's
+    recurses once per level. The caller may prune or sort `dirnames` in place, as with os.walk."""
+    stack = [os.fspath(top)]
+    while stack:
+        dirpath = stack.pop()
+        try:
+            with os.scandir(dirpath) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        dirnames: list[str] = []
+        filenames: list[str] = []
+        walk_into: set[str] = set()
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                dirnames.append(entry.name)
+                try:
+                    if not entry.is_symlink():
+                        walk_into.add(entry.name)
+                except OSError:
+                    pass
+            else:
+                filenames.append(entry.name)
+        yield dirpath, dirnames, filenames
+        stack.extend(os.path.join(dirpath, d) for d in reversed(dirnames) if d in walk_into)
+
+
+def remove_tree(top: str | Path) -> None:
+    """`shutil.rmtree(top, ignore_errors=True)` without recursion; never follows a symlink."""
+    try:
+        if stat.S_ISLNK(os.lstat(top).st_mode):
+            os.unlink(top)
+            return
+    except OSError:
+        return
+    stack: list[tuple[str, bool]] = [(os.fspath(top), False)]
+    while stack:
+        path, emptied = stack.pop()
+        if emptied:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+            continue
+        stack.append((path, True))
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append((entry.path, False))
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+NAME_MAX = 255  # bytes in one name, and in a whole path, on Linux file systems
+PATH_MAX = 4096
+
+
+def check_name_length(path: Path, *, what: str) -> None:
+    """Refuse a path the file system cannot hold (ENAMETOOLONG), even where its parents are missing and
+    the kernel would say "no such file" first; cargo would fail on it after cook has written."""
+    encoded = os.fsencode(os.path.abspath(path))
+    if len(encoded) >= PATH_MAX or any(len(part) > NAME_MAX for part in encoded.split(b"/")):
+        raise WriteError(
+            f"the {what} {path} is too long for the file system",
+            hint=_hint(OSError(errno.ENAMETOOLONG, "")),
+        )

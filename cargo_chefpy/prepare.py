@@ -10,16 +10,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import sys
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cargo_chefpy import carry as carry_mod
-from cargo_chefpy import lockfile, manifest, skeleton
-from cargo_chefpy.errors import ProjectError, RecipeError, WriteError
-from cargo_chefpy.fsutil import atomic_write, write_error
+from cargo_chefpy import fsutil, lockfile, manifest, skeleton
+from cargo_chefpy.errors import ProjectError, RecipeError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Target
 from cargo_chefpy.paths import inside
@@ -89,6 +87,13 @@ def vendored_directories(root: str) -> list[str]:
     return sorted(set(found))
 
 
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symlink loop: _file_entry says so
+        return False
+
+
 def _crate_files(
     directory: str, skip: set[str], prefix: str = "", *, enter: Callable[[str], bool] | None = None
 ) -> Iterator[tuple[str, str, str]]:
@@ -117,7 +122,7 @@ def _crate_files(
             continue
         subdirectories = []
         for entry in entries:
-            if not entry.is_dir():  # files, and symlinks to files (or to nothing)
+            if not _is_dir(entry):  # files, and symlinks to files (or to nothing, or looping)
                 kind = "link" if entry.is_symlink() else "file" if entry.is_file() else "other"
                 yield entry.path, at + entry.name, kind
                 continue
@@ -171,6 +176,10 @@ def _file_entry(
             f"{full} is a dangling symlink", hint="remove the symlink or restore what it points to"
         ) from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ProjectError(
+                f"{full} is a symlink loop", hint="remove the symlink or point it at a file"
+            ) from None
         raise ProjectError(
             f"cannot read {full}: {exc.strerror}", hint="check the file's permissions"
         ) from None
@@ -523,38 +532,37 @@ def run(options: PrepareOptions, *, cwd: Path, log: Log) -> int:
 
 
 def check_output(options: PrepareOptions, cwd: Path) -> None:
-    """Refuse, before any work, a recipe path that is a directory."""
+    """Refuse, before any work, a recipe path that cannot be written (a directory, a socket, too long)."""
     if options.recipe_path != "-" and options.out_dir is None:
-        recipe_path = Path(options.recipe_path)
-        if (recipe_path if recipe_path.is_absolute() else cwd / recipe_path).is_dir():
-            raise WriteError(
-                f"the recipe path {recipe_path} is a directory", hint="pass a file name, e.g. recipe.json"
-            )
+        fsutil.check_output(_full(cwd, Path(options.recipe_path)), what="recipe path")
+
+
+def _full(cwd: Path, path: Path) -> Path:
+    return path if path.is_absolute() else cwd / path
 
 
 def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log: Log) -> None:
-    """The plan on stdout with --explain; then the skeleton tree, or the recipe on stdout or in a file."""
+    """The plan on stdout with --explain; then the skeleton tree, or the recipe on stdout or in a file
+    (fsutil.write_output: a device or FIFO is streamed to, a symlink followed, a file replaced atomically)."""
     if options.explain:
-        sys.stdout.write("\n".join(explain(prepared)) + "\n")
-        sys.stdout.flush()
+        fsutil.write_stdout(("\n".join(explain(prepared)) + "\n").encode(), what="plan")
     if options.out_dir is not None:
-        out = options.out_dir if options.out_dir.is_absolute() else cwd / options.out_dir
+        out = _full(cwd, options.out_dir)
+        created = fsutil.make_dirs(out)
         try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise write_error(out, exc) from None
-        skeleton.write(skeleton.plan_writes(prepared.recipe, out), out, force=False)
+            skeleton.write(skeleton.plan_writes(prepared.recipe, out), out, force=False)
+        except BaseException:
+            fsutil.remove_dirs(created)  # what it created, parents too; skeleton.write rolled back its files
+            raise
         log.status("Prepared", summary(prepared, f"skeleton in {options.out_dir}"))
         return
     data = dumps(prepared.recipe)
-    if options.recipe_path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        log.status("Prepared", summary(prepared, "recipe on stdout"))
-        return
+    to_stdout = options.recipe_path == "-"
     path = Path(options.recipe_path)
-    atomic_write(path if path.is_absolute() else cwd / path, data)
-    log.status("Prepared", summary(prepared, str(path)))
+    fsutil.write_output(
+        None if to_stdout else _full(cwd, path), data, what="recipe", to_file="--recipe-path FILE"
+    )
+    log.status("Prepared", summary(prepared, "recipe on stdout" if to_stdout else str(path)))
 
 
 def explain(prepared: Prepared) -> Iterator[str]:

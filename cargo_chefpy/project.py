@@ -5,6 +5,7 @@ Kept apart from prepare so that `build`, on every final stage's start-up path, i
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from cargo_chefpy import cargo
@@ -16,7 +17,15 @@ def find_project(cwd: Path, manifest_path: Path | None) -> Path:
     """The Cargo.toml cargo would use, or a clear error instead of cargo's."""
     if manifest_path is not None:
         path = manifest_path if manifest_path.is_absolute() else cwd / manifest_path
-        if path.name != "Cargo.toml" or not path.is_file():
+        try:
+            is_file = path.is_file()
+        except OSError as exc:  # a name too long, no permission: is_file raises these
+            shorter = ", by a shorter path" if exc.errno == errno.ENAMETOOLONG else ""
+            raise ProjectError(
+                f"the manifest path {manifest_path} cannot be read: {exc.strerror}",
+                hint=f"pass --manifest-path pointing at the workspace's Cargo.toml{shorter}",
+            ) from None
+        if path.name != "Cargo.toml" or not is_file:
             raise ProjectError(
                 f"the manifest path {manifest_path} is not a Cargo.toml file",
                 hint="pass --manifest-path pointing at the workspace's Cargo.toml",

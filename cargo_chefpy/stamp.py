@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cargo_chefpy.errors import StampError
-from cargo_chefpy.fsutil import atomic_write
+from cargo_chefpy.fsutil import atomic_write, make_dirs, walk
 from cargo_chefpy.paths import stays_inside
 
 STAMP_NAME = "cargo-chefpy-stamp.json"
@@ -71,7 +71,7 @@ def digest_watched(root: Path, watched: Iterable[str]) -> tuple[dict[str, str], 
             if stat.S_ISREG(mode):
                 files[path] = file_digest(full)
             elif stat.S_ISDIR(mode):
-                for dirpath, dirnames, filenames in os.walk(full):
+                for dirpath, dirnames, filenames in walk(full):  # no recursion: any depth
                     dirnames.sort()
                     with contextlib.suppress(OSError):
                         dirs[rel(dirpath)] = listing_digest(dirpath)
@@ -104,7 +104,7 @@ def dumps(stamp: Stamp) -> bytes:
 
 
 def write(target_dir: Path, stamp: Stamp) -> Path:
-    target_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(target_dir)
     path = target_dir / STAMP_NAME
     atomic_write(path, dumps(stamp))
     return path

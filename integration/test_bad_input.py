@@ -102,6 +102,7 @@ class Run:
     watch: tuple[Path, ...]
     env: dict[str, str | None] = field(default_factory=dict)  # None removes a variable
     fsize_limit: int | None = None  # RLIMIT_FSIZE for the child (disk-full fallback)
+    stdout: str = "pipe"  # "closed" (`>&-`) or "full" (`>/dev/full`)
 
 
 def child_env(overrides: dict[str, str | None]) -> dict[str, str]:
@@ -118,21 +119,35 @@ def child_env(overrides: dict[str, str | None]) -> dict[str, str]:
 def run_tool(run: Run, *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     limit = run.fsize_limit
 
+    closed = run.stdout == "closed"
+
     def preexec() -> None:  # pragma: no cover - runs in the child
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        if closed:
+            os.close(1)
 
-    return subprocess.run(
-        [sys.executable, str(TOOL), *run.args],
-        cwd=run.cwd,
-        env=child_env(run.env),
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=timeout,
-        check=False,
-        preexec_fn=preexec if limit is not None else None,
-    )
+    with contextlib.ExitStack() as stack:
+        stdout: Any = subprocess.PIPE
+        if run.stdout == "full":
+            stdout = stack.enter_context(open("/dev/full", "wb"))
+        elif closed:
+            stdout = subprocess.DEVNULL
+        proc = subprocess.run(
+            [sys.executable, str(TOOL), *run.args],
+            cwd=run.cwd,
+            env=child_env(run.env),
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+            preexec_fn=preexec if limit is not None or closed else None,
+        )
+    if proc.stdout is None:  # not captured: nothing to check there
+        proc.stdout = ""
+    return proc
 
 
 def assert_one_error_and_hint(proc: subprocess.CompletedProcess[str], *, cargo_streams: bool = False) -> None:
@@ -1028,6 +1043,159 @@ def build_metadata_wrong_shape(lab: Lab) -> Run:
     return Run(["build"], ws, (ws,), {"CARGO": str(lab.script(f"echo '{json.dumps(doc)}'"))})
 
 
+# --- what is at an output path, closed or full stdout, names too long (issue 12, D and E) ---------------
+
+LONG = "x" * 300  # longer than a file name may be (255 bytes)
+
+
+@case(6, "prepare: --recipe-path - with stdout closed (`>&-`)", "stdout is closed", "--recipe-path FILE")
+def prepare_recipe_to_closed_stdout(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["prepare", "-p", "serviceZ", "--recipe-path", "-"], ws, (ws,), stdout="closed")
+
+
+@case(6, "prepare: --recipe-path - with a full stdout (`>/dev/full`)", "no space left")
+def prepare_recipe_to_full_stdout(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["prepare", "-p", "serviceZ", "--recipe-path", "-"], ws, (ws,), stdout="full")
+
+
+@case(6, "prepare: --explain with stdout closed (no recipe written either)", "stdout is closed")
+def prepare_explain_to_closed_stdout(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["prepare", "-p", "serviceZ", "--explain"], ws, (ws,), stdout="closed")
+
+
+@case(6, "prepare: --explain with a full stdout (no recipe written either)", "no space left")
+def prepare_explain_to_full_stdout(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["prepare", "-p", "serviceZ", "--explain"], ws, (ws,), stdout="full")
+
+
+@case(6, "dockerfile: stdout closed", "stdout is closed", "--output FILE")
+def dockerfile_to_closed_stdout(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["dockerfile", "-p", "serviceZ"], ws, (ws,), stdout="closed")
+
+
+@case(6, "dockerfile: a full stdout", "no space left")
+def dockerfile_to_full_stdout(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["dockerfile", "-p", "serviceZ"], ws, (ws,), stdout="full")
+
+
+@case(6, "prepare: --recipe-path is a socket (refused, not replaced)", "is a socket")
+def prepare_recipe_path_is_a_socket(lab: Lab) -> Run:
+    ws = lab.workspace()
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(ws / "recipe.json"))
+    server.close()
+    return prepare_in(ws, "-p", "serviceZ")
+
+
+@case(6, "prepare: --recipe-path is a symlink loop (the link stays)", "symlink loop")
+def prepare_recipe_path_symlink_loop(lab: Lab) -> Run:
+    ws = lab.workspace()
+    (ws / "recipe.json").symlink_to("recipe.json")
+    return prepare_in(ws, "-p", "serviceZ")
+
+
+@case(6, "prepare: --recipe-path with a name too long", "file name too long", "shorter path")
+def prepare_recipe_path_too_long(lab: Lab) -> Run:
+    return prepare_in(lab.workspace(), "-p", "serviceZ", "--recipe-path", LONG)
+
+
+@case(3, "prepare: --manifest-path with a name too long", "File name too long", "shorter path")
+def prepare_manifest_path_too_long(lab: Lab) -> Run:
+    return prepare_in(lab.workspace(), "--manifest-path", f"{LONG}/Cargo.toml")
+
+
+@case(6, "prepare: --out-dir with a name too long (the parents it made are removed)", "file name too long")
+def prepare_out_dir_too_long(lab: Lab) -> Run:
+    return prepare_in(lab.workspace(), "-p", "serviceZ", "--out-dir", f"new/parents/{LONG}")
+
+
+@case(
+    6, "prepare: --out-dir whose skeleton cannot be written (the directories it made are removed)", "too long"
+)
+def prepare_out_dir_write_fails(lab: Lab) -> Run:
+    ws = lab.workspace()
+    room = 4070 - len(str(ws)) - 1  # the directory fits in PATH_MAX, its files do not
+    parts = ["o" * 200] * (room // 201) + ["p" * (room % 201 - 1 or 1)]
+    return prepare_in(ws, "-p", "serviceZ", "--out-dir", "/".join(parts))
+
+
+@case(6, "dockerfile: --output with a name too long", "file name too long")
+def dockerfile_output_too_long(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["dockerfile", "-p", "serviceZ", "--output", LONG], ws, (ws,))
+
+
+@case(3, "dockerfile: --manifest-path with a name too long", "File name too long")
+def dockerfile_manifest_path_too_long(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["dockerfile", "--manifest-path", f"{LONG}/Cargo.toml"], ws, (ws,))
+
+
+@case(5, "cook: --recipe-path with a name too long", "cannot read the recipe", "shorter --recipe-path")
+def cook_recipe_path_too_long(lab: Lab) -> Run:
+    return cook_in(lab.cook_dir(), "--recipe-path", LONG)
+
+
+@case(6, "cook: --target-dir with a name too long (refused before the skeleton is written)", "too long")
+def cook_target_dir_too_long(lab: Lab) -> Run:
+    return cook_in(lab.cook_dir(), "--target-dir", f"t/{LONG}")
+
+
+@case(6, "build: --target-dir with a name too long", "too long")
+def build_target_dir_too_long(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["build", "-p", "serviceZ", "--target-dir", f"t/{LONG}"], ws, (ws,))
+
+
+@case(6, "cook: a recipe path too long for the cook directory's file system", "too long for the file system")
+def cook_recipe_file_name_too_long(lab: Lab) -> Run:
+    return cook_in(lab.cook_with(lambda d: add_file(d, f"src/libA/{LONG}.txt")))
+
+
+@case(5, "cook: a recipe without the workspace's Cargo.lock (checked before any write)", "Cargo.lock")
+def cook_recipe_without_lock(lab: Lab) -> Run:
+    return cook_in(lab.cook_with(lambda d: d["files"].remove(file_entry(d, "Cargo.lock"))))
+
+
+@case(6, "cook: a dangling symlink where the recipe needs a directory (the link stays)", "leads nowhere")
+def cook_dangling_symlink_in_the_way(lab: Lab) -> Run:
+    app = lab.cook_dir()
+    (app / "src").mkdir()
+    (app / "src/libA").symlink_to("gone")
+    return cook_in(app, "--force")
+
+
+@case(6, "cook: a symlink loop where the recipe needs a directory", "leads nowhere")
+def cook_symlink_loop_in_the_way(lab: Lab) -> Run:
+    app = lab.cook_dir()
+    (app / "src").symlink_to("src")
+    return cook_in(app)
+
+
+@case(6, "cook: a byte-identical file whose executable bit differs", "only its executable bit", "--force")
+def cook_mode_only_difference(lab: Lab) -> Run:
+    app = lab.cook_dir()
+    entry = file_entry(json.loads(lab.templates.recipe), "src/libA/src/lib.rs")
+    path = app / entry["path"]
+    path.parent.mkdir(parents=True)
+    path.write_text(entry["text"])
+    path.chmod(0o755)
+    return cook_in(app)
+
+
+@case(3, "prepare: a kept crate holds a symlink loop", "is a symlink loop")
+def prepare_symlink_loop_in_kept_crate(lab: Lab) -> Run:
+    ws = lab.workspace()
+    (ws / "src/libA/loop").symlink_to("loop")
+    return prepare_in(ws, "-p", "serviceZ")
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_one_error_one_hint_its_exit_code_and_changes_nothing(lab: Lab, c: Case) -> None:
     assert c.exit_code in DOCUMENTED
@@ -1259,3 +1427,62 @@ def test_a_workspace_of_1000_members_prepares_and_cooks_quickly(lab: Lab) -> Non
     assert proc.returncode == 0, proc.stderr
     print("\n".join(f"{label}: {seconds:.2f} s" for label, seconds in timings.items()))
     assert max(timings.values()) < 30, timings
+
+
+# --------------------------------------------------------------------------------------------------
+# What is at an output path (issue 12, D): devices and pipes are written to, symlinks followed
+# --------------------------------------------------------------------------------------------------
+
+
+def test_prepare_to_dev_null_as_root_leaves_the_device_a_device(lab: Lab) -> None:
+    ws = lab.workspace()
+    before = os.lstat("/dev/null")
+    proc = run_tool(Run(["prepare", "-p", "serviceZ", "--recipe-path", "/dev/null"], ws, ()))
+    assert proc.returncode == 0, proc.stderr
+    after = os.lstat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode)
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_prepare_and_dockerfile_stream_into_a_named_pipe(lab: Lab) -> None:
+    ws = lab.workspace()
+    fifo = lab.tmp / "pipe"
+    os.mkfifo(fifo)
+    for args in (
+        ["prepare", "-p", "serviceZ", "--recipe-path", str(fifo)],
+        ["dockerfile", "-p", "serviceZ", "--output", str(fifo)],
+    ):
+        reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+        proc = run_tool(Run(args, ws, ()))
+        if proc.returncode != 0:
+            reader.kill()  # it waits for a writer that never came
+        out, _ = reader.communicate(timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert out.startswith(b"{" if args[0] == "prepare" else b"# Dockerfile")
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_dockerfile_output_through_a_symlink_writes_its_target_and_keeps_the_link(lab: Lab) -> None:
+    ws = lab.workspace()
+    (ws / "docker").mkdir()
+    (ws / "Dockerfile").symlink_to("docker/Dockerfile.generated")
+    proc = run_tool(Run(["dockerfile", "-p", "serviceZ", "--output", "Dockerfile"], ws, ()))
+    assert proc.returncode == 0, proc.stderr
+    assert os.readlink(ws / "Dockerfile") == "docker/Dockerfile.generated"
+    assert (ws / "docker/Dockerfile.generated").read_text().startswith("# Dockerfile for serviceZ")
+
+
+def test_cook_writes_and_settles_trees_deeper_than_the_recursion_limit(lab: Lab) -> None:
+    from cargo_chefpy.fsutil import make_dirs, remove_tree
+
+    deep = "/".join(["d"] * (sys.getrecursionlimit() + 100))
+    app = lab.cook_with(lambda d: add_file(d, f"src/libA/{deep}/x.txt"))
+    make_dirs(app / "vendored/fake-log" / deep)  # a vendored tree just as deep, which cook settles
+    (app / "vendored/fake-log" / deep / "y.txt").write_text("y\n")
+    try:
+        proc = run_tool(Run(["cook", "--no-build"], app, ()))
+        assert proc.returncode == 0, proc.stderr
+        assert (app / "src/libA" / deep / "x.txt").read_text() == "x\n"
+        assert os.lstat(app / "vendored/fake-log" / deep / "y.txt").st_mtime == 946684800
+    finally:  # pytest's clean-up of old temporary directories would recurse
+        remove_tree(app)

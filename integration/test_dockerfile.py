@@ -118,11 +118,11 @@ def test_output_option_replaces_the_file_atomically_and_leaves_no_temporary_file
     assert sorted(p.name for p in target.parent.iterdir()) == ["Dockerfile", "old-link"]
 
 
-def test_output_to_a_directory_is_a_usage_error(
+def test_output_to_a_directory_is_a_write_error(
     demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = generate(demo, "-p", "serviceZ", "--output", str(tmp_path), capsys=capsys)
-    assert code == 2
+    assert code == 6
     assert out == ""
     assert err.startswith("error: the output path")
     assert "\nhint: " in err

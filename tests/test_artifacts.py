@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from cargo_chefpy import artifacts
+from cargo_chefpy.fsutil import make_dirs
 
 STUB = "/w/src/fake-log"
 
@@ -56,3 +58,15 @@ def test_stub_outputs_go_and_a_vendored_crate_of_the_same_name_stays(tmp_path: P
         assert not gone.exists(), gone
     assert vendored_lib.exists()
     assert vendored_fp.exists()
+
+
+def test_a_stub_output_tree_deeper_than_the_recursion_limit_is_removed(deep_tmp: Path) -> None:
+    unit = deep_tmp / "release" / "build" / "fake-log-1111111111111111"
+    deep = unit / "/".join(["d"] * (sys.getrecursionlimit() + 100)) / "f"
+    make_dirs(deep.parent)  # Path.mkdir(parents=True) recurses once per level
+    deep.write_text("x")
+    found = artifacts.StubArtifacts(stub_dirs=frozenset({STUB}))
+    found.hashes.add("1111111111111111")
+    assert deep.exists()
+    assert artifacts.remove(found, [deep_tmp / "release"]) == 1
+    assert not unit.exists()

@@ -138,7 +138,7 @@ def tiny_workspace(root: Path, big_file: int = BIG) -> Path:
 def big_recipe(path: Path) -> bytes:
     data = recipe.dumps(
         Recipe(
-            workspace=".",
+            workspace="ws",  # its Cargo.toml and Cargo.lock sort after lib/: the big file is written first
             packages=("app",),
             bins=(),
             crates=(RecipeCrate(name="lib", path="lib", klass=CrateClass.KEEP, reason="test"),),
@@ -146,6 +146,8 @@ def big_recipe(path: Path) -> bytes:
                 RecipeFile(path="lib/a-small.rs", data=b"pub fn f() {}\n", executable=False, role=Role.KEEP),
                 RecipeFile(path="lib/big.bin", data=os.urandom(BIG), executable=False, role=Role.KEEP),
                 RecipeFile(path="lib/z-small.rs", data=b"// last\n", executable=False, role=Role.KEEP),
+                RecipeFile(path="ws/Cargo.lock", data=b"version = 4\n", executable=False, role=Role.KEEP),
+                RecipeFile(path="ws/Cargo.toml", data=b"[workspace]\n", executable=False, role=Role.KEEP),
             ),
             vendored=(),
         )

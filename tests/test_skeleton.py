@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from cargo_chefpy import skeleton
+from cargo_chefpy import fsutil, skeleton
 from cargo_chefpy.errors import RecipeError, WriteError
 from cargo_chefpy.fsutil import FIXED_MTIME
 from cargo_chefpy.recipe import Recipe, RecipeFile, Role
@@ -68,3 +69,76 @@ def test_a_symlinked_directory_pointing_outside_is_refused(tmp_path: Path) -> No
     with pytest.raises(RecipeError, match="points outside"):
         skeleton.plan_writes(make(("src/lib.rs", b"")), cook)
     assert not any(outside.iterdir())
+
+
+def test_a_failed_write_keeps_a_dangling_symlink_the_user_had(tmp_path: Path) -> None:
+    (tmp_path / "src").symlink_to("gone")  # dangling: cook must not count it as its own
+    with pytest.raises(WriteError, match="symlink that leads nowhere"):
+        skeleton.write(skeleton.plan_writes(make(("src/lib.rs", b"")), tmp_path), tmp_path, force=True)
+    assert os.readlink(tmp_path / "src") == "gone"
+
+
+def test_rollback_removes_only_what_cook_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mine.txt").symlink_to("nowhere")  # a dangling symlink beside the skeleton
+    plan = skeleton.plan_writes(make(("a/one.rs", b"1"), ("b/two.rs", b"2")), tmp_path)
+    real_write = fsutil.atomic_write
+
+    def fail_on_second(path: Path, data: bytes, **kwargs: object) -> None:
+        if path.name == "two.rs":
+            raise WriteError("disk full", hint="free space")
+        real_write(path, data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(skeleton, "atomic_write", fail_on_second)
+    with pytest.raises(WriteError):
+        skeleton.write(plan, tmp_path, force=False)
+    assert sorted(os.listdir(tmp_path)) == ["mine.txt"]
+    assert os.readlink(tmp_path / "mine.txt") == "nowhere"
+
+
+@pytest.mark.parametrize("where", ["src", "src/lib.rs"])
+def test_a_symlink_loop_in_the_cook_directory_is_a_clean_error(tmp_path: Path, where: str) -> None:
+    loop = tmp_path / where
+    loop.parent.mkdir(exist_ok=True)
+    loop.symlink_to(loop.name)  # points at itself
+    plan_or_error: object
+    try:
+        plan_or_error = skeleton.plan_writes(make(("src/lib.rs", b"")), tmp_path)
+    except WriteError as exc:
+        plan_or_error = exc
+    if where == "src":
+        assert isinstance(plan_or_error, WriteError)
+        assert "leads nowhere" in plan_or_error.message
+    else:  # the file itself is a (looping) symlink: a conflict, listed, replaced only with --force
+        assert isinstance(plan_or_error, skeleton.WritePlan)
+        assert plan_or_error.conflict_paths == ("src/lib.rs",)
+    assert os.readlink(loop) == loop.name
+
+
+def test_a_byte_identical_file_with_another_executable_bit_needs_force(tmp_path: Path) -> None:
+    script = tmp_path / "run.sh"
+    script.write_bytes(b"#!/bin/sh\n")
+    script.chmod(0o644)  # the recipe says executable
+    plan = skeleton.plan_writes(make(("run.sh", b"#!/bin/sh\n")), tmp_path)
+    assert plan.conflict_paths == ("run.sh",)
+    with pytest.raises(WriteError, match=r"run\.sh \(only its executable bit\)"):
+        skeleton.write(plan, tmp_path, force=False)
+    assert not os.access(script, os.X_OK)
+    skeleton.write(plan, tmp_path, force=True)
+    assert os.access(script, os.X_OK)
+
+
+def test_a_name_too_long_in_the_cook_directory_is_a_write_error_before_any_write(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    for long in ("src/" + "x" * 300, "missing/" + "x" * 300 + "/lib.rs", "/".join(["d" * 200] * 25)):
+        with pytest.raises(WriteError, match="too long for the file system"):
+            skeleton.plan_writes(make(("a.rs", b"a"), (long, b"")), tmp_path)
+    assert os.listdir(tmp_path) == ["src"]
+
+
+def test_a_skeleton_deeper_than_the_recursion_limit_is_written_and_settled(deep_tmp: Path) -> None:
+    deep = "/".join(["d"] * (sys.getrecursionlimit() + 100)) + "/lib.rs"
+    skeleton.write(skeleton.plan_writes(make((deep, b"x")), deep_tmp), deep_tmp, force=False)
+    assert (deep_tmp / deep).read_bytes() == b"x"
+    os.utime(deep_tmp / deep, (1, 1))
+    assert skeleton.settle_tree(deep_tmp) == 1
+    assert (deep_tmp / deep).stat().st_mtime == FIXED_MTIME

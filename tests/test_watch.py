@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from cargo_chefpy import stamp
 from cargo_chefpy.build import settle
-from cargo_chefpy.fsutil import FIXED_MTIME_NS
+from cargo_chefpy.fsutil import FIXED_MTIME_NS, make_dirs
 from cargo_chefpy.watch import BuildScripts, rerun_paths
 
 NOW_NS = 1_700_000_000 * 1_000_000_000
@@ -184,3 +185,12 @@ def test_settle_leaves_a_watched_directory_whose_entries_changed(tmp_path: Path)
     assert _mtime_ns(probe) == NOW_NS
     assert _mtime_ns(probe / "unix.txt") == FIXED_MTIME_NS
     assert (result.unchanged, result.changed, result.missing) == (1, 1, 0)
+
+
+def test_digest_watched_reads_a_directory_deeper_than_the_recursion_limit(deep_tmp: Path) -> None:
+    deep = "/".join(["d"] * (sys.getrecursionlimit() + 100))
+    make_dirs(deep_tmp / "w" / deep)  # Path.mkdir(parents=True) recurses once per level
+    (deep_tmp / "w" / deep / "f").write_text("x")
+    files, dirs = stamp.digest_watched(deep_tmp, ["w"])
+    assert list(files) == [f"w/{deep}/f"]
+    assert f"w/{deep}" in dirs
