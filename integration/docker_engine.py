@@ -476,10 +476,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _our_dockerd_pid() -> int | None:
-    """The pid of a running dockerd started by this module (found by its dedicated --pidfile), else None."""
+def pid_from_file(pidfile: Path, program: bytes, marker: bytes) -> int | None:
+    """The pid in `pidfile` if it still runs `program` with `marker` in its command line (a pid can be
+    reused by something else), else None."""
     try:
-        pid = int(PIDFILE.read_text().strip())
+        pid = int(pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
     if not _pid_alive(pid):
@@ -488,9 +489,14 @@ def _our_dockerd_pid() -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
-    if not cmdline or not cmdline[0].endswith(b"dockerd") or f"--pidfile={PIDFILE}".encode() not in cmdline:
-        return None  # the pid was reused by something else
+    if not cmdline or not cmdline[0].endswith(program) or not any(marker in arg for arg in cmdline):
+        return None
     return pid
+
+
+def _our_dockerd_pid() -> int | None:
+    """The pid of a running dockerd started by this module (found by its dedicated --pidfile), else None."""
+    return pid_from_file(PIDFILE, b"dockerd", f"--pidfile={PIDFILE}".encode())
 
 
 def _dockerd_log_tail(lines: int = 20) -> str:

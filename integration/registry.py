@@ -26,7 +26,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from integration.docker_engine import (
     STATE_DIR,
@@ -37,6 +36,7 @@ from integration.docker_engine import (
     _log,
     _pid_alive,
     _search_path,
+    pid_from_file,
 )
 
 REGISTRY_DIR = STATE_DIR / "registry"
@@ -69,17 +69,7 @@ def _free_port() -> int:
 
 
 def _our_pid() -> int | None:
-    try:
-        pid = int(PIDFILE.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    if not _pid_alive(pid):
-        return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return pid if b"docker-registry" in cmdline and str(REGISTRY_DIR).encode() in cmdline else None
+    return pid_from_file(PIDFILE, b"docker-registry", str(REGISTRY_DIR).encode())
 
 
 def _config(port: int) -> str:
