@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from cargo_chefpy import __version__
 from cargo_chefpy.errors import EXIT_CODES, ChefError, Terminated, UsageError
@@ -31,35 +31,110 @@ class _Parser(argparse.ArgumentParser):
             raise UsageError(f"{first} and {second} exclude each other", hint="pass only one of them")
         raise UsageError(message, hint=f"see `{self.prog} --help`")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Every single-valued option (the default `store`, and `store_true`) refuses a second occurrence,
+        # as cargo does, instead of keeping the last: repeatable options say `append` or `count`.
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+        self.register("action", "store_true", _StoreTrueOnce)
+
+
+def _refuse_repeat(
+    action: argparse.Action, namespace: argparse.Namespace, value: object, given: str | None
+) -> None:
+    """Remember that `action` was given; a second occurrence of the option is a usage error."""
+    if given is None:  # a positional: argparse calls it once
+        return
+    seen: dict[str, object] = vars(namespace).setdefault("_given_once", {})
+    flag = "/".join(action.option_strings)
+    if action.dest in seen:
+        if value is None:
+            message = f"{flag} given twice; it is a switch"
+        else:
+            message = f"{flag} given twice ({seen[action.dest]}, then {value}); it takes one value"
+        raise UsageError(message, hint=getattr(action, "repeat_hint", None) or f"pass {flag} once")
+    seen[action.dest] = value
+
+
+class _StoreOnce(argparse._StoreAction):
+    def __init__(self, *args: Any, repeat_hint: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.repeat_hint = repeat_hint
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        _refuse_repeat(self, namespace, values, option_string)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _StoreTrueOnce(argparse._StoreTrueAction):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        _refuse_repeat(self, namespace, None, option_string)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parser's commands by name, in --help's order."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
 
 def _cargo_flags(p: argparse.ArgumentParser, *, cook: bool) -> None:
     g = p.add_argument_group("cargo build flags (as cargo-chef's)")
     g.add_argument("--release", action="store_true", help="build with the release profile")
-    g.add_argument("--profile", metavar="NAME")
-    g.add_argument("--target", action="append", default=[], metavar="TRIPLE")
-    g.add_argument("--target-dir", metavar="DIR")
-    g.add_argument("-F", "--features", action="append", default=[], metavar="F")
-    g.add_argument("--all-features", action="store_true")
-    g.add_argument("--no-default-features", action="store_true")
-    g.add_argument("-p", "--package", action="append", default=[], metavar="SPEC")
-    g.add_argument("--workspace", action="store_true")
-    g.add_argument("--bin", action="append", default=[], metavar="NAME")
-    g.add_argument("--bins", action="store_true")
-    g.add_argument("--tests", action="store_true")
-    g.add_argument("--benches", action="store_true")
-    g.add_argument("--examples", action="store_true")
-    g.add_argument("--all-targets", action="store_true")
+    g.add_argument("--profile", metavar="NAME", help="build with this profile")
+    g.add_argument(
+        "--target", action="append", default=[], metavar="TRIPLE", help="build for this target (repeatable)"
+    )
+    g.add_argument("--target-dir", metavar="DIR", help="cargo's target directory")
+    g.add_argument(
+        "-F", "--features", action="append", default=[], metavar="F",
+        help="features to enable, space- or comma-separated (repeatable)",
+    )  # fmt: skip
+    g.add_argument(
+        "--all-features", action="store_true", help="enable every feature of the selected packages"
+    )
+    g.add_argument("--no-default-features", action="store_true", help="do not enable the default features")
+    g.add_argument(
+        "-p", "--package", action="append", default=[], metavar="SPEC", help="build this package (repeatable)"
+    )
+    g.add_argument("--workspace", action="store_true", help="build every member of the workspace")
+    g.add_argument(
+        "--bin", action="append", default=[], metavar="NAME", help="build this binary (repeatable)"
+    )
+    g.add_argument("--bins", action="store_true", help="build every binary")
+    g.add_argument("--tests", action="store_true", help="build every test target")
+    g.add_argument("--benches", action="store_true", help="build every bench target")
+    g.add_argument("--examples", action="store_true", help="build every example")
+    g.add_argument("--all-targets", action="store_true", help="build every target (lib, bins, tests, ...)")
     command = g.add_mutually_exclusive_group()
     command.add_argument("--check", action="store_true", help="cargo check instead of build")
     command.add_argument("--clippy", action="store_true", help="cargo clippy instead of build")
     if cook:
         command.add_argument("--no-build", action="store_true", help="write the skeleton only")
-    g.add_argument("--offline", action="store_true")
-    g.add_argument("--locked", action="store_true")
-    g.add_argument("--frozen", action="store_true")
-    g.add_argument("-j", "--jobs", metavar="N")
-    g.add_argument("--timings", action="store_true")
-    g.add_argument("-Z", dest="unstable", action="append", default=[], metavar="FLAG")
+    g.add_argument("--offline", action="store_true", help="pass --offline to cargo")
+    g.add_argument("--locked", action="store_true", help="refuse to update Cargo.lock")
+    g.add_argument("--frozen", action="store_true", help="--locked and --offline")
+    g.add_argument("-j", "--jobs", metavar="N", help="number of parallel jobs")
+    g.add_argument("--timings", action="store_true", help="write cargo's build timing report")
+    g.add_argument(
+        "-Z", dest="unstable", action="append", default=[], metavar="FLAG",
+        help="an unstable (nightly-only) cargo flag (repeatable)",
+    )  # fmt: skip
     if not cook:  # cook's workspace is where the recipe puts it, in the current directory
         g.add_argument("--manifest-path", metavar="PATH", help="the workspace's Cargo.toml")
 
@@ -82,17 +157,29 @@ def build_parser() -> argparse.ArgumentParser:
         loudness.add_argument("-q", "--quiet", action="store_true", help="no status lines")
 
     prep = sub.add_parser("prepare", help="compute a recipe from the workspace (planner stage)")
-    prep.add_argument("--recipe-path", default="recipe.json", help="where to write it; '-' for stdout")
-    prep.add_argument("--manifest-path", type=Path)
     prep.add_argument(
-        "-p", "--package", action="append", default=[], metavar="SPEC", help="a package to build"
+        "--recipe-path", default="recipe.json", help="where to write it (default recipe.json); '-' for stdout"
     )
-    prep.add_argument("--bin", action="append", default=[], metavar="NAME", help="a binary to build")
+    prep.add_argument("--manifest-path", type=Path, metavar="PATH", help="the workspace's Cargo.toml")
     prep.add_argument(
-        "--stub", action="append", default=[], metavar="SPEC", help="also stub these (name or glob)"
+        "-p", "--package", action="append", default=[], metavar="SPEC", help="a package to build (repeatable)"
     )
     prep.add_argument(
-        "--keep", action="append", default=[], metavar="SPEC", help="keep these real (name or glob)"
+        "--bin", action="append", default=[], metavar="NAME", help="a binary to build (repeatable)"
+    )
+    prep.add_argument(
+        "--stub",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="also stub these, name or glob (repeatable)",
+    )
+    prep.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="keep these real, name or glob (repeatable)",
     )
     prep.add_argument("--stub-all", action="store_true", help="stub every member, as cargo-chef does")
     prep.add_argument(
@@ -101,14 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="PATH",
         help="also carry this file, directory or glob (relative to the workspace root), for kept crates "
-        "that read files outside their package",
+        "that read files outside their package (repeatable)",
     )
-    prep.add_argument("--out-dir", type=Path, help="write the skeleton tree here instead of a recipe file")
+    prep.add_argument(
+        "--out-dir", type=Path, metavar="DIR", help="write the skeleton tree here instead of a recipe file"
+    )
     prep.add_argument("--explain", action="store_true", help="print the plan and why, on stdout")
     common(prep)
 
     cook = sub.add_parser("cook", help="write the skeleton and build it offline (cook stage)")
-    cook.add_argument("--recipe-path", default="recipe.json", type=Path)
+    cook.add_argument(
+        "--recipe-path",
+        default="recipe.json",
+        type=Path,
+        metavar="PATH",
+        help="the recipe (default recipe.json)",
+    )
     cook.add_argument("--force", action="store_true", help="overwrite existing files that differ")
     _cargo_flags(cook, cook=True)
     common(cook)
@@ -120,12 +215,32 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("extra", nargs="*", help="extra cargo arguments, after --")
 
     docker = sub.add_parser("dockerfile", help="write a multi-stage Dockerfile for this workspace")
-    docker.add_argument("-p", "--package", metavar="NAME")
-    docker.add_argument("--bin", metavar="NAME")
-    docker.add_argument("--base-image", default="rust:1-bookworm")
-    docker.add_argument("--runtime-image", default="debian:bookworm-slim")
-    docker.add_argument("--output", default="-", help="where to write it; '-' (default) for stdout")
-    docker.add_argument("--manifest-path", type=Path)
+    once = (
+        "a Dockerfile is for one service: run `cargo chefpy dockerfile -p SERVICE "
+        "--output Dockerfile.SERVICE` once per service, "
+        "and build each with `docker build -f Dockerfile.SERVICE .`"
+    )
+    docker.add_argument(
+        "-p", "--package", metavar="NAME", repeat_hint=once,
+        help="the package whose binary the image runs (one per Dockerfile)",
+    )  # fmt: skip
+    docker.add_argument(
+        "--bin", metavar="NAME", repeat_hint=once, help="the binary the image runs (one per Dockerfile)"
+    )
+    docker.add_argument(
+        "--base-image", default="rust:1-bookworm", metavar="IMAGE",
+        help="the builder image, with cargo and python3 >= 3.11 (default rust:1-bookworm)",
+    )  # fmt: skip
+    docker.add_argument(
+        "--runtime-image", default="debian:bookworm-slim", metavar="IMAGE",
+        help="the image the binary runs in (default debian:bookworm-slim)",
+    )  # fmt: skip
+    docker.add_argument(
+        "--output", default="-", metavar="PATH",
+        help="where to write it; '-' (default) for stdout. A file also gets the build context's "
+        ".dockerignore written, or completed with target/ and .git/",
+    )  # fmt: skip
+    docker.add_argument("--manifest-path", type=Path, metavar="PATH", help="the workspace's Cargo.toml")
     common(docker)
     return parser
 
@@ -198,7 +313,9 @@ def _run(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
             cwd=cwd,
             log=log,
         )
-    raise UsageError("no command given", hint=f"run `{PROG} prepare`, `cook` or `build`; see --help")
+    first, *others, last = subcommands(build_parser())
+    listed = "".join(f", `{name}`" for name in others)
+    raise UsageError("no command given", hint=f"run `{PROG} {first}`{listed} or `{last}`; see --help")
 
 
 def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:

@@ -9,11 +9,14 @@ one prepare computes, so the Dockerfile and the planner stage agree by construct
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cargo_chefpy import dockerignore
 from cargo_chefpy.errors import SelectionError, UsageError
 from cargo_chefpy.fsutil import check_output, write_output
 from cargo_chefpy.log import Log
@@ -50,6 +53,7 @@ class Layout:
     context: str  # the build context, relative to the workspace root ('.' normally)
     vendored: tuple[str, ...]  # vendored directories cook needs, relative to the build context
     target_dir: str  # cargo's target directory, relative to the workspace root
+    context_root: str = ""  # the build context's absolute path (for its .dockerignore; not rendered)
 
 
 def _with_bins(members: Iterable[Package]) -> list[Package]:
@@ -145,6 +149,7 @@ def inspect(options: DockerfileOptions, *, cwd: Path, log: Log) -> Layout:
         context=relative(prepared.recipe_root, root),
         vendored=prepared.recipe.vendored,
         target_dir=relative(target, root) if target_inside else "target",
+        context_root=prepared.recipe_root,
     )
 
 
@@ -265,6 +270,20 @@ def dockerfile(options: DockerfileOptions, *, cwd: Path, log: Log) -> int:
         runtime_image=options.runtime_image,
         command=_command(options, layout),
     )
+    to_file = full is not None and _is_file(full)  # not stdout, /dev/stdout or a named pipe
     write_output(full, text.encode(), what="Dockerfile", to_file="--output FILE")
     log.status("Wrote", f"a Dockerfile for {layout.binary} to {output or 'stdout'}")
+    context = Path(layout.context_root or cwd)
+    keep_out = (_join(layout.workspace, layout.target_dir), ".git")
+    dockerignore.ensure(
+        context, keep_out, write=to_file, shown=dockerignore.shown_path(context, cwd), log=log
+    )
     return 0
+
+
+def _is_file(path: Path) -> bool:
+    """Whether an output path is (or will be) a regular file, rather than a device or a pipe."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # a new file

@@ -42,8 +42,10 @@ class Log:
         if self.verbose:
             self._write(f"{self._paint('debug'.rjust(12), _CYAN)} {message}")
 
-    def warning(self, message: str) -> None:
+    def warning(self, message: str, hint: str | None = None) -> None:
         self._write(f"{self._paint('warning', _YELLOW)}: {message}")
+        if hint is not None:
+            self._write(f"{self._paint('hint', _CYAN)}: {hint}")
 
     def error(self, message: str, hint: str, *, detail: str = "") -> None:
         """`error:` line, then a child process's own message (indented), then the `hint:` line."""

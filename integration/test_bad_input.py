@@ -1196,6 +1196,22 @@ def prepare_symlink_loop_in_kept_crate(lab: Lab) -> Run:
     return prepare_in(ws, "-p", "serviceZ")
 
 
+@case(
+    2,
+    "dockerfile: -p given twice (one Dockerfile is for one service)",
+    "-p/--package given twice",
+    "once per service",
+)
+def dockerfile_repeated_package(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["dockerfile", "-p", "serviceX", "-p", "serviceY", "-p", "serviceZ"], ws, (ws,))
+
+
+@case(2, "cook: a single-valued flag given twice (never the last one kept)", "--profile given twice")
+def cook_repeated_profile(lab: Lab) -> Run:
+    return cook_in(lab.cook_dir(), "--profile", "dev", "--profile", "release")
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_one_error_one_hint_its_exit_code_and_changes_nothing(lab: Lab, c: Case) -> None:
     assert c.exit_code in DOCUMENTED

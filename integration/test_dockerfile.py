@@ -178,7 +178,7 @@ def test_readme_docker_section_covers_the_zipapp_dockerignore_and_ci_caching() -
     for needle in (
         "make zipapp",
         "cp path/to/cargo-chefpy/dist/cargo-chefpy .",
-        "cargo chefpy dockerfile -p serviceZ > Dockerfile",
+        "cargo chefpy dockerfile -p serviceZ --output Dockerfile",
         "### CI fleets: sharing the cooked layer",
         "--build-arg BUILDKIT_INLINE_CACHE=1",
         "--cache-from",
@@ -189,3 +189,20 @@ def test_readme_docker_section_covers_the_zipapp_dockerignore_and_ci_caching() -
         "--network=none",
     ):
         assert needle in section, needle
+
+
+def test_as_a_child_process_stdout_holds_only_the_dockerfile_and_a_file_output_writes_the_dockerignore(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_seed(tmp_path / "ws").root
+    expected = generate(root, "-p", "serviceZ", capsys=capsys)[1]
+    proc = chefpy(["dockerfile", "-p", "serviceZ"], root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == expected
+    assert "warning: the build context has no .dockerignore" in proc.stderr
+    assert not (root / ".dockerignore").exists()
+    proc = chefpy(["dockerfile", "-p", "serviceZ", "--output", "Dockerfile"], root)
+    assert proc.returncode == 0, proc.stderr
+    assert (root / "Dockerfile").read_text() == expected
+    assert (root / ".dockerignore").read_text().splitlines()[1:] == readme_block("dockerignore").splitlines()
+    assert "warning" not in proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import pytest
 from pytest_subprocess import FakeProcess
 
 from cargo_chefpy import __version__
-from cargo_chefpy.cli import main
+from cargo_chefpy.cli import PROG, _cargo_options, build_parser, main, subcommands
 from cargo_chefpy.errors import Terminated
 from tests.conftest import FakeWorkspace
 
@@ -186,3 +187,95 @@ def test_dockerfile_reads_the_workspace_with_one_cargo_metadata(
     ws = workspace(register=1)  # a second cargo metadata would not be answered
     assert main(["dockerfile", "-p", "serviceZ"], cwd=ws.root) == 0
     assert "cargo chefpy cook" in capsys.readouterr().out
+
+
+# --- every option of every command: repeats, help, the command list ---------------------------------
+
+REPEATABLE = (argparse._AppendAction, argparse._CountAction)
+EXITS = (argparse._HelpAction, argparse._VersionAction)
+
+
+def every_option() -> list[tuple[str, argparse.Action]]:
+    """(command, option) for each option of each subcommand, from the parser itself: new flags are covered."""
+    return [
+        (name, action)
+        for name, sub in subcommands(build_parser()).items()
+        for action in sub._actions
+        if action.option_strings and not isinstance(action, EXITS)
+    ]
+
+
+def twice(action: argparse.Action) -> list[str]:
+    flag = action.option_strings[-1]
+    if action.nargs == 0:
+        return [flag, flag]
+    return [flag, "1", flag, "2"]
+
+
+def test_the_parser_has_the_four_commands_and_every_option_is_walked() -> None:
+    assert list(subcommands(build_parser())) == ["prepare", "cook", "build", "dockerfile"]
+    flags = {(name, a.option_strings[-1]) for name, a in every_option()}
+    assert {("dockerfile", "--package"), ("cook", "--release"), ("build", "--jobs")} <= flags
+
+
+@pytest.mark.parametrize(
+    ("command", "action"), every_option(), ids=[f"{c} {a.option_strings[-1]}" for c, a in every_option()]
+)
+def test_every_option_either_keeps_every_occurrence_or_refuses_a_second_one(
+    command: str, action: argparse.Action, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [command, *twice(action)]
+    if isinstance(action, REPEATABLE):
+        ns = build_parser().parse_args(args)
+        expected = 2 if isinstance(action, argparse._CountAction) else ["1", "2"]
+        assert getattr(ns, action.dest) == expected
+        return
+    assert main(args, cwd=tmp_path) == 2
+    err = capsys.readouterr().err.splitlines()
+    flag = "/".join(action.option_strings)
+    assert err[0].startswith(f"error: {flag} given twice"), err
+    assert err[1].startswith("hint: "), err
+    assert len(err) == 2, err
+
+
+@pytest.mark.parametrize(
+    ("command", "action"), every_option(), ids=[f"{c} {a.dest}" for c, a in every_option()]
+)
+def test_every_option_of_every_command_has_help_text(command: str, action: argparse.Action) -> None:
+    assert action.help, f"`{PROG} {command} {action.option_strings[-1]}` has no help text"
+
+
+def test_dockerfile_help_describes_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["dockerfile", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for needle in ("the package whose binary the image runs", "the builder image", ".dockerignore"):
+        assert needle in text
+
+
+def test_repeated_dockerfile_packages_are_refused_with_a_hint_to_run_it_once_per_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["dockerfile", "-p", "serviceX", "-p", "serviceY", "-p", "serviceZ"]
+    assert main(argv, cwd=tmp_path) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: -p/--package given twice (serviceX, then serviceY); it takes one value",
+        "hint: a Dockerfile is for one service: run `cargo chefpy dockerfile -p SERVICE --output "
+        "Dockerfile.SERVICE` once per service, and build each with `docker build -f Dockerfile.SERVICE .`",
+    ]
+
+
+def test_repeated_packages_reach_prepare_and_cook_in_order() -> None:
+    ns = build_parser().parse_args(["cook", "-p", "a", "--package", "b", "--bin", "x", "--bin", "y"])
+    options = _cargo_options(ns)
+    assert options.packages == ("a", "b")
+    assert options.bins == ("x", "y")
+
+
+def test_the_no_command_hint_names_every_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([], cwd=tmp_path) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "error: no command given"
+    for name in subcommands(build_parser()):
+        assert f"`{name}`" in err[1] or f"{PROG} {name}`" in err[1], err[1]
+    assert err[1] == "hint: run `cargo chefpy prepare`, `cook`, `build` or `dockerfile`; see --help"
