@@ -45,8 +45,8 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-dist/cargo-chefpy: $(STAMP) pyproject.toml integration/zipapp.py $(wildcard cargo_chefpy/*.py)
-	$(PY) -m integration.zipapp
+dist/cargo-chefpy: $(STAMP) pyproject.toml integration/support/zipapp.py $(wildcard cargo_chefpy/*.py)
+	$(PY) -m integration.support.zipapp
 	$@ --version
 
 zipapp: dist/cargo-chefpy

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from integration.bench_flow import Approach, cargo
-from integration.flow import ROOT
+from integration.support.flow import ROOT
 
 PARTS: Final = ("matrix", "prepare", "cook", "startup")
 RESULTS_DIR: Final = ROOT / "integration" / "bench-results"
@@ -140,7 +140,7 @@ def tool_command(work: Path, source: Path) -> tuple[list[str], str]:
     """How the bench runs the tool: as a Docker image does, the zipapp (built from `source`) under the
     system's python3 (Debian's /usr/bin/python3, what `/usr/bin/env python3` finds in a Debian image), or
     this interpreter where that is missing or older than 3.11. Its shiv cache lives in `work`."""
-    from integration.zipapp import build_zipapp
+    from integration.support.zipapp import build_zipapp
 
     zipapp = build_zipapp(work, source)
     system = "/usr/bin/python3"

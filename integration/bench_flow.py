@@ -1,6 +1,7 @@
 """The four approaches of the benchmark, each as one Dockerfile's worth of stages at its own fixed WORKDIR.
 
-Every approach offers the same three steps, like integration/flow.py's DockerFlow (which two of them extend):
+Every approach offers the same three steps, like integration/support/flow.py's DockerFlow (which two of
+them extend):
 
 1. `plan(context)`: the planner stage; returns the key of the dependency layer (what Docker's cache compares);
 2. `cook(key)`: builds the dependency layer, or reuses a layer built earlier with the same key (a Docker cache
@@ -25,8 +26,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Final, Protocol
 
-from integration.flow import DockerFlow, ok, replace_tree
-from integration.workspaces import copy_tree
+from integration.support.flow import DockerFlow, ok, replace_tree
+from integration.support.workspaces import copy_tree
 
 TARGET: Final = "serviceZ"
 CARGO_BUILD: Final = ("--release", "-p", TARGET)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Final
 
 from integration.bench_flow import CARGO_BUILD, TARGET, cargo, timed
-from integration.workspaces import copy_tree, run_cargo
-from integration.zipapp import build_zipapp
+from integration.support.workspaces import copy_tree, run_cargo
+from integration.support.zipapp import build_zipapp
 
 METADATA: Final = ("metadata", "--format-version", "1", "--no-deps", "--offline")
 

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import tomlkit
 
-from integration.workspaces import run_cargo, semver_key, set_all_mtimes
+from integration.support.workspaces import run_cargo, semver_key, set_all_mtimes
 
 DEBIAN_REGISTRY: Final = Path("/usr/share/cargo/registry")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.docker_engine import (
+from integration.support.bad_input import lab, templates  # noqa: F401  (fixtures of test_bad_input_*.py)
+from integration.support.docker_engine import (
     Engine,
     EngineUnavailable,
     ensure_base_image,
@@ -19,9 +20,9 @@ from integration.docker_engine import (
     host_debian_major,
     stop_engine,
 )
-from integration.flow import ROOT
-from integration.runners import copy_image, start_runner, stop_runner
-from integration.zipapp import build_zipapp
+from integration.support.flow import ROOT
+from integration.support.runners import copy_image, start_runner, stop_runner
+from integration.support.zipapp import build_zipapp
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from integration.flow import DockerFlow, chefpy, ok
-from integration.workspaces import DEFAULT_REGISTRY, copy_tree, run_cargo, write_registry
+from integration.support.flow import DockerFlow, chefpy, ok
+from integration.support.workspaces import DEFAULT_REGISTRY, copy_tree, run_cargo, write_registry
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE / "demo_workspace"

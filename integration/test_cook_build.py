@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.flow import DockerFlow, FinalStage, chefpy, ok
-from integration.workspaces import SeedOptions, set_all_mtimes, write_seed
+from integration.support.flow import DockerFlow, FinalStage, chefpy, ok
+from integration.support.workspaces import SeedOptions, set_all_mtimes, write_seed
 
 BOTH_MODES = pytest.mark.parametrize("preserve_mtimes", [True, False], ids=["mtimes-kept", "ci-checkout"])
 OLD = 1_000_000_000.0  # 2001: older than any build output

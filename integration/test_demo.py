@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from integration.demo import EXAMPLE
-from integration.workspaces import seed_files
+from integration.support.workspaces import seed_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

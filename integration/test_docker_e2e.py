@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from integration.conftest import Docker
-from integration.docker_engine import STATE_DIR, BuildResult, DockerError, Engine, Step
-from integration.docker_engine import BuildFailed as DockerBuildFailed
+from integration.support.docker_engine import STATE_DIR, BuildResult, DockerError, Engine, Step
+from integration.support.docker_engine import BuildFailed as DockerBuildFailed
+from integration.support.workspaces import copy_tree, set_all_mtimes, write_seed
 from integration.test_dockerfile import readme_block
-from integration.workspaces import copy_tree, set_all_mtimes, write_seed
 
 pytestmark = pytest.mark.docker
 

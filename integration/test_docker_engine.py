@@ -1,4 +1,4 @@
-"""Smoke test of integration/docker_engine.py against a real Docker engine."""
+"""Smoke test of integration/support/docker_engine.py against a real Docker engine."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from integration.conftest import Docker
-from integration.docker_engine import DockerError
+from integration.support.docker_engine import DockerError
 
 pytestmark = pytest.mark.docker
 

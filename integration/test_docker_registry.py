@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from integration.conftest import Docker
-from integration.docker_engine import DockerError, Engine, EngineUnavailable, host_debian_major
-from integration.registry import Registry, ensure_registry, stop_registry
-from integration.runners import available_kinds, copy_image, start_runner, stop_runner
+from integration.support.docker_engine import DockerError, Engine, EngineUnavailable, host_debian_major
+from integration.support.registry import Registry, ensure_registry, stop_registry
+from integration.support.runners import available_kinds, copy_image, start_runner, stop_runner
 from integration.test_docker_e2e import COOK, Report, Variant, assert_only_service_z_compiles, make_context
 
 pytestmark = pytest.mark.docker

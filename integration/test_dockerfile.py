@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from cargo_chefpy.cli import main
-from integration.flow import ROOT, chefpy
-from integration.workspaces import ALL_OPTIONS, write_seed
+from integration.support.flow import ROOT, chefpy
+from integration.support.workspaces import ALL_OPTIONS, write_seed
 
 README = ROOT / "README.md"
 BEGIN, END = "<!-- dockerfile:begin -->", "<!-- dockerfile:end -->"
@@ -37,7 +37,7 @@ def readme_block(language: str) -> str:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo workspace, as `python -m integration.workspaces demo DIR` writes it."""
+    """The demo workspace, as `python -m integration.support.workspaces demo DIR` writes it."""
     return write_seed(tmp_path_factory.mktemp("demo") / "ws").root
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.flow import DockerFlow, chefpy, ok
+from integration.support.flow import DockerFlow, chefpy, ok
 
 BOTH_MODES = pytest.mark.parametrize("preserve_mtimes", [True, False], ids=["mtimes-kept", "ci-checkout"])
 

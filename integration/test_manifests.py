@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.flow import DockerFlow, chefpy, ok
-from integration.workspaces import SeedOptions, copy_tree, run_cargo, write_seed
+from integration.support.flow import DockerFlow, chefpy, ok
+from integration.support.workspaces import SeedOptions, copy_tree, run_cargo, write_seed
 
 BOTH_MODES = pytest.mark.parametrize("preserve_mtimes", [True, False], ids=["mtimes-kept", "ci-checkout"])
 BOM = "\ufeff"

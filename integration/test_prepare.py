@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from integration.flow import chefpy, ok
-from integration.workspaces import ALL_OPTIONS, SeedOptions, copy_tree, run_cargo, set_all_mtimes, write_seed
+from integration.support.flow import chefpy, ok
+from integration.support.workspaces import (
+    ALL_OPTIONS,
+    SeedOptions,
+    copy_tree,
+    run_cargo,
+    set_all_mtimes,
+    write_seed,
+)
 
 
 def prepare(root: Path, *args: str) -> bytes:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.zipapp import ROOT
+from integration.support.zipapp import ROOT
 
 TOOL = str(ROOT / "bin" / "cargo-chefpy")
 REAL_CARGO = shutil.which("cargo") or "cargo"

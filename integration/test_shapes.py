@@ -1,6 +1,6 @@
 """The shape matrix: prepare -> cook -> final build, real cargo, many workspace shapes, both mtime modes.
 
-Each shape (integration/shapes.py) is written with every mtime old, prepared and cooked once; then the
+Each shape (integration/support/shapes.py) is written with every mtime old, prepared and cooked once; then the
 developer's edits land (the stubbed target's source, and for some shapes a kept library or a file outside
 any package), prepare and cook run again (a Docker cache hit when the recipe did not change), and the final
 stage copies the edited context over the cooked layer, its mtimes preserved or all new (a CI checkout).
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.flow import DockerFlow
-from integration.shapes import Shape, all_shapes, apply_edits, host_triple, write_shape
+from integration.support.flow import DockerFlow
+from integration.support.shapes import Shape, all_shapes, apply_edits, host_triple, write_shape
 
 SHAPES = all_shapes()
 

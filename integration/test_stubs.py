@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from cargo_chefpy.manifest import STUB_LIB, STUB_MAIN
-from integration.flow import DockerFlow, FinalStage, chefpy
+from integration.support.flow import DockerFlow, FinalStage, chefpy
+from integration.support.workspaces import CARGO_CONFIG, DEFAULT_REGISTRY, run_cargo, write_registry
 from integration.test_cook_build import host_triple
-from integration.workspaces import CARGO_CONFIG, DEFAULT_REGISTRY, run_cargo, write_registry
 
 BOTH_MODES = pytest.mark.parametrize("preserve_mtimes", [True, False], ids=["mtimes-kept", "ci-checkout"])
 STUB_TEXTS = {STUB_LIB.encode(), STUB_MAIN.encode()}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.flow import DockerFlow
-from integration.workspaces import FakeCrate, registry_dir_names, run_cargo, write_registry
+from integration.support.flow import DockerFlow
+from integration.support.workspaces import FakeCrate, registry_dir_names, run_cargo, write_registry
 
 CRATES = (
     FakeCrate(name="fake-rc", version="0.5.0-rc.1"),

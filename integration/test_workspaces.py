@@ -1,4 +1,4 @@
-"""Real-cargo checks of the workspace generator in integration/workspaces.py."""
+"""Real-cargo checks of the workspace generator in integration/support/workspaces.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.workspaces import (
+from integration.support.workspaces import (
     ALL_OPTIONS,
     CAPTURE_VARIANTS,
     CHECKSUM_FILE,
@@ -183,7 +183,7 @@ def test_captured_metadata_is_current(tmp_path: Path, variant: str) -> None:
     assert json.loads(text)["workspace_root"] == "@ROOT@"
     stored = DATA / f"{variant}.json"
     assert stored.read_text() == text, (
-        f"{stored} is stale: run `python -m integration.workspaces capture tests/data`"
+        f"{stored} is stale: run `python -m integration.support.workspaces capture tests/data`"
     )
 
 

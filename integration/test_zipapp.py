@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cargo_chefpy import __version__
-from integration.workspaces import write_seed
-from integration.zipapp import build_zipapp
+from integration.support.workspaces import write_seed
+from integration.support.zipapp import build_zipapp
 
 
 @pytest.fixture(scope="module")

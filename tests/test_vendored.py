@@ -11,7 +11,7 @@ import pytest
 from cargo_chefpy.cook import check_vendored
 from cargo_chefpy.errors import InputError
 from cargo_chefpy.recipe import Recipe, VendoredCrate
-from integration.workspaces import FakeCrate, registry_dir_names, write_registry
+from integration.support.workspaces import FakeCrate, registry_dir_names, write_registry
 
 CRATES = (
     FakeCrate(name="fake-rc", version="0.5.0-rc.1"),

@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from integration.workspaces import copy_tree
+from integration.support.workspaces import copy_tree
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _COMPILING = re.compile(r"^\s+Compiling (\S+) v")
 
 

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from integration.docker_engine import (
+from integration.support.docker_engine import (
     STATE_DIR,
     DockerError,
     Engine,
@@ -301,6 +301,6 @@ if __name__ == "__main__":
     import sys
 
     if sys.argv[1:] != ["down"]:
-        print("usage: python -m integration.runners down", file=sys.stderr)
+        print("usage: python -m integration.support.runners down", file=sys.stderr)
         sys.exit(2)
     _log(f"stopped runner engines: {', '.join(stop_all()) or 'none was running'}")

@@ -15,8 +15,8 @@ Every build uses BuildKit (``DOCKER_BUILDKIT=1``), ``--network=none`` and ``--pr
 
 CLI (for CI)::
 
-    python -m integration.docker_engine up     # engine + base image; prints the base image tag on stdout
-    python -m integration.docker_engine down   # stops a dockerd that this module started, and nothing else
+    python -m integration.support.docker_engine up    # engine + base image; prints the base image's tag
+    python -m integration.support.docker_engine down  # stops a dockerd this module started, nothing else
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class BuildResult:
 class Engine:
     docker: str  # path to the docker client
     started_here: bool  # True if this process started dockerd (see `down` for one started earlier)
-    host: str | None = None  # `-H` for an engine of its own (a runner, see integration/runners.py)
+    host: str | None = None  # `-H` for an engine of its own (a runner, see integration/support/runners.py)
     config: str | None = None  # DOCKER_CONFIG: where the client finds its buildx plugin
     name: str = "default"
     version: str = ""  # the engine's version, e.g. 20.10.24 or 26.1.5
@@ -823,7 +823,7 @@ def ensure_base_image(engine: Engine, tag: str | None = None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m integration.docker_engine up|down"
+    usage = "usage: python -m integration.support.docker_engine up|down"
     if len(args) != 1 or args[0] not in {"up", "down"}:
         print(usage, file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from integration.workspaces import CARGO_CONFIG, FakeCrate, run_cargo, set_all_mtimes, write_registry
+from integration.support.workspaces import CARGO_CONFIG, FakeCrate, run_cargo, set_all_mtimes, write_registry
 
 OLD: Final = 1_000_000_000.0
 """Every file of a shape starts with this mtime (2001), older than any build output: the checkout that was

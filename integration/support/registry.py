@@ -8,8 +8,8 @@ one this module started, and nothing else.
 
 CLI (for CI)::
 
-    python -m integration.registry up     # prints the registry's address, e.g. 127.0.0.1:5055
-    python -m integration.registry down
+    python -m integration.support.registry up     # prints the registry's address, e.g. 127.0.0.1:5055
+    python -m integration.support.registry down
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from integration.docker_engine import (
+from integration.support.docker_engine import (
     STATE_DIR,
     EngineUnavailable,
     _apt_install,
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args == ["down"]:
         _log("registry stopped" if stop_registry() else "no registry started by this module is running")
         return 0
-    print("usage: python -m integration.registry up|down", file=sys.stderr)
+    print("usage: python -m integration.support.registry up|down", file=sys.stderr)
     return 2
 
 

@@ -8,8 +8,8 @@ included.
 
 Command line (run from the repository root):
 
-    python -m integration.workspaces demo DIR        # the seed workspace, default options, locked
-    python -m integration.workspaces capture OUT_DIR # real `cargo metadata --no-deps` JSON of some variants
+    python -m integration.support.workspaces demo DIR         # the seed workspace, default options, locked
+    python -m integration.support.workspaces capture OUT_DIR  # real `cargo metadata --no-deps` JSON
 """
 
 from __future__ import annotations
@@ -1274,7 +1274,7 @@ def capture(out_dir: Path, variants: Mapping[str, SeedOptions] = CAPTURE_VARIANT
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m integration.workspaces", description="Rust workspaces for cargo-chefpy tests."
+        prog="python -m integration.support.workspaces", description="Rust workspaces for cargo-chefpy tests."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="write the seed workspace (default options) into DIR, locked")

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EPOCH = "946684800"
 
 
@@ -42,7 +42,7 @@ def build_zipapp(work: Path, source: Path = ROOT) -> Path:
 
 
 def main() -> int:
-    """`python -m integration.zipapp`: build dist/cargo-chefpy (what `make zipapp` runs)."""
+    """`python -m integration.support.zipapp`: build dist/cargo-chefpy (what `make zipapp` runs)."""
     built = build_zipapp(ROOT / "build" / "zipapp")
     dist = ROOT / "dist"
     dist.mkdir(exist_ok=True)
