@@ -91,8 +91,8 @@ def measure_prepare(
     *,
     before: Sequence[str] | None = None,
 ) -> list[PrepareScale]:
-    """Bare `cargo metadata`, prepare, and (given `before`, the tool as it was) the old prepare, in turn in
-    every round, so that the load of the moment weighs on all three alike."""
+    """Bare `cargo metadata`, then prepare and (given `before`, the tool as it was) the old prepare, in turn
+    in every round, so that the load of the moment weighs on all three alike."""
     results = []
     for members in sizes:
         root = work / f"wide-{members}"
@@ -107,16 +107,19 @@ def measure_prepare(
         timed(prepare, root)
         if old is not None:
             timed(old, root)
-        for _ in range(runs):
+        for run in range(runs):
             row.metadata.append(timed([cargo(), *METADATA], root)[1])
-            if old is not None:
-                wall = timed(old, root)[1]
-                row.before.append(wall)
-                row.before_own.append(wall - row.metadata[-1])
-            proc, wall, _ = timed(prepare, root)
-            row.prepare.append(wall)
-            row.own.append(wall - row.metadata[-1])
-            row.summary = proc.stderr.strip().splitlines()[-1].strip()
+            # before and after swap places every round: neither always runs on the other's heels.
+            for which in ("before", "after") if run % 2 else ("after", "before"):
+                if which == "before" and old is not None:
+                    wall = timed(old, root)[1]
+                    row.before.append(wall)
+                    row.before_own.append(wall - row.metadata[-1])
+                elif which == "after":
+                    proc, wall, _ = timed(prepare, root)
+                    row.prepare.append(wall)
+                    row.own.append(wall - row.metadata[-1])
+                    row.summary = proc.stderr.strip().splitlines()[-1].strip()
         then = ""
         if row.before:
             before_median = statistics.median(row.before)

@@ -456,7 +456,7 @@ def prepare_section(
     if profile is not None:
         lines += [
             "",
-            f"The ratio target was missed, so the bench profiled one prepare at {profile['members']} members "
+            f"prepare was slow enough at {profile['members']} members for the bench to profile one run there "
             "(cProfile; the tool's own functions and the TOML parsers, by cumulative time):",
             "",
             *_profile_block(profile["top"]),
