@@ -8,9 +8,10 @@ Parts:
 - matrix: a real workspace built from Debian's crate packages (integration/bench_workspace.py), four
   approaches (no cache, cargo-chef style, the hand-made `cargo new` approach, chefpy) through a simulated
   multi-stage Docker flow, in 8 scenarios and both mtime modes (integration/bench_matrix.py);
-- prepare: prepare against the bare `cargo metadata` it makes, on generated workspaces of growing size;
+- prepare: prepare against the bare `cargo metadata` it makes, on generated workspaces of growing size,
+  and the same for the tool as it was at bench_overhead.BEFORE_COMMIT (its zipapp built from git history);
 - cook: cook against a plain `cargo build` of the same skeleton;
-- startup: the zipapp's cold and warm start for `--version`.
+- startup: the zipapp's cold and warm start for `--version`, now and at BEFORE_COMMIT.
 
 Every figure in BENCHMARKS.md comes from one run's results.json, written next to the chart.
 """
@@ -34,12 +35,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from integration.bench_flow import Approach, cargo
+from integration.bench_report import PREPARE_TARGET
 from integration.support.flow import ROOT
 
 PARTS: Final = ("matrix", "prepare", "cook", "startup")
 RESULTS_DIR: Final = ROOT / "integration" / "bench-results"
 REPORT: Final = ROOT / "BENCHMARKS.md"
-SIZES: Final = (50, 200, 500, 1000, 2000)
+SIZES: Final = (10, 50, 200, 500, 1000, 2000)
 _START: Final = time.monotonic()
 
 
@@ -212,11 +214,21 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 with_profile=ratio > 1.15,
             )
             results["build_overhead"] = _jsonable(overhead)
+    before = None
+    if "prepare" in parts or "startup" in parts:
+        before = bench_overhead.build_before(work / "before", ROOT)
+        results["before"] = _jsonable(before)
+        say(f"before: {before.skipped or f'the zipapp of {before.commit}, run as `{tool[0]} cargo-chefpy`'}")
     if "prepare" in parts:
-        scales = bench_overhead.measure_prepare(work / "prepare", args.sizes, max(args.runs, 5), tool, say)
+        old = [tool[0], before.zipapp] if before is not None and before.zipapp else None
+        if old is not None:
+            subprocess.run([*old, "--version"], check=True, capture_output=True)  # extracts
+        scales = bench_overhead.measure_prepare(
+            work / "prepare", args.sizes, max(args.runs, 5), tool, say, before=old
+        )
         results["prepare"] = _jsonable(scales)
         big = next((s for s in scales if s.members == 500), scales[-1])
-        if big.ratio > 1.3:
+        if big.ratio > PREPARE_TARGET:
             say(f"prepare is {big.ratio:.2f}x cargo metadata at {big.members} members: profiling it")
             root = work / "prepare" / f"wide-{big.members}"
             prepare_args = ["prepare", "-p", "app", "--recipe-path", str(work / "p.json")]
@@ -225,7 +237,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if "cook" in parts and context is not None:
         results["cook"] = _jsonable(bench_overhead.measure_cook(work / "cook", context, args.runs, tool, say))
     if "startup" in parts:
-        results["startup"] = _jsonable(bench_overhead.measure_startup(work / "startup", source, 3, 15, say))
+        startup = bench_overhead.measure_startup(work / "startup", source, 3, 15, say, before=before)
+        results["startup"] = _jsonable(startup)
     results["machine"]["load_end"] = list(os.getloadavg())
     results["minutes"] = round((time.monotonic() - _START) / 60, 1)
     return results

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +73,8 @@ class PrepareScale:
     metadata: list[float] = field(default_factory=list)
     prepare: list[float] = field(default_factory=list)
     own: list[float] = field(default_factory=list)  # each run's prepare minus the metadata run beside it
+    before: list[float] = field(default_factory=list)  # prepare by the tool as it was (BEFORE_COMMIT)
+    before_own: list[float] = field(default_factory=list)
     summary: str = ""  # prepare's own status line
 
     @property
@@ -79,8 +83,16 @@ class PrepareScale:
 
 
 def measure_prepare(
-    work: Path, sizes: Sequence[int], runs: int, tool: Sequence[str], say: Callable[[str], None]
+    work: Path,
+    sizes: Sequence[int],
+    runs: int,
+    tool: Sequence[str],
+    say: Callable[[str], None],
+    *,
+    before: Sequence[str] | None = None,
 ) -> list[PrepareScale]:
+    """Bare `cargo metadata`, then prepare and (given `before`, the tool as it was) the old prepare, in turn
+    in every round, so that the load of the moment weighs on all three alike."""
     results = []
     for members in sizes:
         root = work / f"wide-{members}"
@@ -88,21 +100,93 @@ def measure_prepare(
         write_wide_workspace(root, members)
         row = PrepareScale(members=members)
         recipe = work / f"recipe-{members}.json"
+        prepare = [*tool, "prepare", "-p", "app", "--recipe-path", str(recipe)]
+        old = [*before, "prepare", "-p", "app", "--recipe-path", str(recipe)] if before else None
         # One untimed round of each warms the page cache and cargo's own caches.
         timed([cargo(), *METADATA], root)
-        timed([*tool, "prepare", "-p", "app", "--recipe-path", str(recipe)], root)
-        for _ in range(runs):
+        timed(prepare, root)
+        if old is not None:
+            timed(old, root)
+        for run in range(runs):
             row.metadata.append(timed([cargo(), *METADATA], root)[1])
-            proc, wall, _ = timed([*tool, "prepare", "-p", "app", "--recipe-path", str(recipe)], root)
-            row.prepare.append(wall)
-            row.own.append(wall - row.metadata[-1])
-            row.summary = proc.stderr.strip().splitlines()[-1].strip()
+            # before and after swap places every round: neither always runs on the other's heels.
+            for which in ("before", "after") if run % 2 else ("after", "before"):
+                if which == "before" and old is not None:
+                    wall = timed(old, root)[1]
+                    row.before.append(wall)
+                    row.before_own.append(wall - row.metadata[-1])
+                elif which == "after":
+                    proc, wall, _ = timed(prepare, root)
+                    row.prepare.append(wall)
+                    row.own.append(wall - row.metadata[-1])
+                    row.summary = proc.stderr.strip().splitlines()[-1].strip()
+        then = ""
+        if row.before:
+            before_median = statistics.median(row.before)
+            then = f"; before {before_median:.3f} s ({before_median / statistics.median(row.metadata):.2f}x)"
         say(
             f"prepare at {members} members: {statistics.median(row.prepare):.3f} s against cargo metadata "
-            f"{statistics.median(row.metadata):.3f} s ({row.ratio:.2f}x)"
+            f"{statistics.median(row.metadata):.3f} s ({row.ratio:.2f}x){then}"
         )
         results.append(row)
     return results
+
+
+# ----------------------------------------------------------------------------------------------------
+# the tool as it was: BEFORE_COMMIT, with its start-up machinery (early.py, the prefetch, os._exit)
+# ----------------------------------------------------------------------------------------------------
+
+BEFORE_COMMIT: Final = "accaaa4"
+
+
+@dataclass(slots=True, kw_only=True)
+class Before:
+    """The zipapp of BEFORE_COMMIT, or why there is none (`skipped`)."""
+
+    commit: str
+    zipapp: str = ""
+    skipped: str = ""
+
+
+def build_before(work: Path, repo: Path, commit: str = BEFORE_COMMIT) -> Before:
+    """Check `commit` out of the git history of `repo` (`git archive`, into `work/src`) and build its zipapp
+    with that commit's own integration/zipapp.py, as its Makefile built it (shiv plus the archive rewrite
+    that starts `cargo metadata` early). Without git or that commit, `skipped` says why."""
+    result = Before(commit=commit)
+    git = shutil.which("git")
+    if git is None:
+        result.skipped = "git is not installed, so the old version cannot be checked out"
+        return result
+    found = subprocess.run(
+        [git, "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True, check=False
+    )
+    if found.returncode != 0:
+        result.skipped = (
+            f"commit {commit} is not in the git history of {repo} (a shallow or exported checkout?)"
+        )
+        return result
+    src = work / "src"
+    shutil.rmtree(work, ignore_errors=True)
+    src.mkdir(parents=True)
+    archive = subprocess.run(
+        [git, "-C", str(repo), "archive", "--format=tar", commit], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(src, filter="data")
+    # `-c` puts the working directory first on sys.path: the old tree's integration package is the one used.
+    build = (
+        "import sys, pathlib, integration.zipapp as z; "
+        "print(z.build_zipapp(*map(pathlib.Path, sys.argv[1:])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", build, str(work / "zipapp"), str(src)],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result.zipapp = out.strip().splitlines()[-1]
+    return result
 
 
 def profile(
@@ -225,6 +309,8 @@ class Interpreter:
     warm: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)  # `<interpreter> -c pass`
     importtime: list[tuple[str, int]] = field(default_factory=list)  # top cumulative imports (us), warm
+    zipapp: str = ""  # another zipapp than the one measure_startup builds: the tool as it was
+    before: bool = False  # it is BEFORE_COMMIT's zipapp
 
 
 @dataclass(slots=True, kw_only=True)
@@ -271,15 +357,36 @@ def _interpreters() -> list[Interpreter]:
     return out
 
 
+def _before_interpreter(before: Before) -> Interpreter:
+    """BEFORE_COMMIT's zipapp under the system python3, as users' images run it."""
+    system = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    return Interpreter(
+        label=f"`{system} cargo-chefpy` at {before.commit} (before)",
+        command=[system],
+        resolved=os.path.realpath(system),
+        zipapp=before.zipapp,
+        before=True,
+    )
+
+
 def measure_startup(
-    work: Path, source: Path, cold_runs: int, warm_runs: int, say: Callable[[str], None]
+    work: Path,
+    source: Path,
+    cold_runs: int,
+    warm_runs: int,
+    say: Callable[[str], None],
+    *,
+    before: Before | None = None,
 ) -> Startup:
-    """`source`: the project directory the zipapp is built from; its bin/cargo-chefpy is timed too."""
+    """`source`: the project directory the zipapp is built from; its bin/cargo-chefpy is timed too.
+    `before`: the tool as it was, timed beside it under the system python3 (unless it was skipped)."""
     zipapp = build_zipapp(work, source)
     tool = [sys.executable, str(source / "bin" / "cargo-chefpy")]
     result = Startup(zipapp_bytes=zipapp.stat().st_size, interpreters=_interpreters())
+    if before is not None and before.zipapp:
+        result.interpreters.append(_before_interpreter(before))
     for i, interp in enumerate(result.interpreters):
-        run_zipapp = [*interp.command, str(zipapp), "--version"]
+        run_zipapp = [*interp.command, interp.zipapp or str(zipapp), "--version"]
         for run in range(cold_runs):
             shiv_root = work / f"shiv-{i}-cold-{run}"
             shutil.rmtree(shiv_root, ignore_errors=True)
@@ -288,12 +395,12 @@ def measure_startup(
     for _ in range(warm_runs):
         for i, interp in enumerate(result.interpreters):
             warm_env = {**os.environ, **interp.env, "SHIV_ROOT": str(work / f"shiv-{i}-cold-0")}
-            interp.warm.append(_wall([*interp.command, str(zipapp), "--version"], warm_env))
+            interp.warm.append(_wall([*interp.command, interp.zipapp or str(zipapp), "--version"], warm_env))
             interp.floor.append(_wall([*(interp.command or ["python3"]), "-c", "pass"], warm_env))
         result.source_tree.append(_wall([*tool, "--version"], dict(os.environ)))
     for i, interp in enumerate(result.interpreters):
         proc = subprocess.run(
-            [*interp.command, str(zipapp), "--version"],
+            [*interp.command, interp.zipapp or str(zipapp), "--version"],
             check=True,
             capture_output=True,
             text=True,
