@@ -9,6 +9,7 @@ import pytest
 
 from cargo_chefpy import manifest
 from cargo_chefpy.manifest import StubSpec
+from cargo_chefpy.workspace import parse_toml
 
 SERVICE = """\
 [package]
@@ -194,3 +195,32 @@ def test_a_bin_without_a_path_gets_one_in_the_stub_directory_cargo_never_searche
     text, files = manifest.stub_manifest(SERVICE, "Cargo.toml", spec(bin_paths=()), set())
     assert tomllib.loads(text)["bin"] == [{"name": "serviceZ", "path": ".cargo-chefpy-stub/bin-0.rs"}]
     assert files == {".cargo-chefpy-stub/bin-0.rs": manifest.STUB_MAIN}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[workspace]\nmembers = ["a", "b]", \'c#\', """d\n]"""]  # comment ]\nresolver = "2"\n',
+        '[workspace]\nresolver = "2"\nmembers = [\n  "a", # ] not the end\n  "b",\n]\n'
+        "\n[profile.release]\nlto = true\n",
+        '[package]\nname = "x"\nmembers = ["not", "the workspace\'s"]\n\n[workspace]\nmembers = ["a"]\n',
+    ],
+)
+def test_the_members_array_is_emptied_before_tomlkit_parses_and_nothing_else_changes(text: str) -> None:
+    parsed = parse_toml(text, "Cargo.toml")
+    emptied = manifest._without_members(text, parsed)
+    assert emptied != text
+    assert parse_toml(emptied, "x") == {**parsed, "workspace": {**parsed["workspace"], "members": []}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'workspace.members = ["a", "b"]\n',  # dotted keys: left to tomlkit
+        'workspace = { members = ["a"] }\n',  # an inline table
+        '[workspace]\nresolver = "2"\n',  # no members
+        '[workspace.metadata]\nmembers = ["x"]\n',  # another table's key
+    ],
+)
+def test_a_members_array_not_found_exactly_leaves_the_text_as_it_is(text: str) -> None:
+    assert manifest._without_members(text, parse_toml(text, "Cargo.toml")) == text
