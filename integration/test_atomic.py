@@ -3,8 +3,8 @@
 A child process runs the real write path (prepare's recipe, cook's skeleton, the cook stamp) and is
 SIGKILLed in the middle of it: deterministically (the child is paused inside `atomic_write`, after half
 of the data reached the temporary file, or just before the rename), and at random moments during a
-large write. These tests start real processes (a Python child and, for prepare, cargo), so they lift the
-unit tests' fake-process guard.
+large write. These tests start real processes (a Python child and, for prepare, cargo), which is why they
+live in integration/, not with the unit tests.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import pytest
-from pytest_subprocess import FakeProcess
 
 from cargo_chefpy import recipe
 from cargo_chefpy.recipe import CrateClass, Recipe, RecipeCrate, RecipeFile, Role
@@ -85,11 +84,6 @@ CHILD = textwrap.dedent(
         sys.exit(main(sys.argv[3:], cwd=Path.cwd()))
     """
 )
-
-
-@pytest.fixture(autouse=True)
-def real_processes(fp: FakeProcess) -> None:
-    fp.allow_unregistered(True)
 
 
 def start(pause_at: str, *args: str, cwd: Path) -> subprocess.Popen[str]:
