@@ -62,7 +62,8 @@ def test_explain_prints_the_plan_and_the_inputs(workspace: Make, capsys: pytest.
     out = capsys.readouterr().out
     assert "  stub     serviceZ" in out
     assert "  prune    serviceX" in out
-    assert "The cooked layer is rebuilt when any of these change:" in out
+    assert "Layer 1, third-party (recipe.deps.json), is rebuilt when any of these change" in out
+    assert "Layer 2, local (recipe.json), is rebuilt when any of these change:" in out
     assert "  vendored/  vendored sources" in out
 
 
