@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp, watch
+from cargo_chefpy.build import drift
 from cargo_chefpy.errors import BuildFailed, CargoError, ChefError, InputError, ProjectError, RecipeError
 from cargo_chefpy.fsutil import check_name_length
 from cargo_chefpy.log import Log
@@ -361,6 +362,8 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
         below = stamp.read(target_dir) if previous is None else previous
         if below is not None and below.layer == Layer.DEPS.value:
             st = merge_layer_one(st, below)
+            for note in drift(below.options, st.options):
+                log.warning(f"layer 2: {note.replace('from cook', 'from the layer-1 cook')}")
     path = stamp.write(target_dir, st)
     log.debug(f"stamp written to {path}")
     return 0

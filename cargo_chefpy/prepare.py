@@ -7,6 +7,7 @@ lock, `build_recipe`), then write the output (`write_output`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -659,16 +660,42 @@ def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log:
     if options.explain:
         fsutil.write_stdout(("\n".join(explain(prepared, options)) + "\n").encode(), what="plan")
     deps_path = deps_recipe_path(options)
+    restore = _undo_write(None)
+    deps_note = ""
     if prepared.deps_recipe is not None and (deps_path is not None or options.deps_recipe_path == "-"):
+        deps_full = None if deps_path is None else _full(cwd, deps_path)
+        restore = _undo_write(deps_full)
         fsutil.write_output(
-            None if deps_path is None else _full(cwd, deps_path),
-            dumps(prepared.deps_recipe),
-            what="deps recipe",
-            to_file="--deps-recipe-path FILE",
+            deps_full, dumps(prepared.deps_recipe), what="deps recipe", to_file="--deps-recipe-path FILE"
         )
         deps_note = f"; layer 1 (third-party) in {deps_path or 'stdout'}"
-    else:
-        deps_note = ""
+    try:
+        _write_recipe(prepared, options, cwd=cwd, log=log, note=deps_note)
+    except BaseException:
+        restore()  # both recipes or neither: the layer-1 recipe goes back to what it was
+        raise
+
+
+def _undo_write(path: Path | None) -> Callable[[], None]:
+    """How to put the regular file at `path` back as it is now (absent: removed); streams cannot be."""
+    if path is None or (os.path.lexists(path) and not path.is_file()):
+        return lambda: None
+    try:
+        old = path.read_bytes() if os.path.lexists(path) else None
+    except OSError:
+        return lambda: None
+
+    def undo() -> None:
+        with contextlib.suppress(OSError):
+            if old is None:
+                os.unlink(path)
+            else:
+                fsutil.atomic_write(path, old)
+
+    return undo
+
+
+def _write_recipe(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log: Log, note: str) -> None:
     if options.out_dir is not None:
         out = _full(cwd, options.out_dir)
         created = fsutil.make_dirs(out)
@@ -677,7 +704,7 @@ def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log:
         except BaseException:
             fsutil.remove_dirs(created)  # what it created, parents too; skeleton.write rolled back its files
             raise
-        log.status("Prepared", summary(prepared, f"skeleton in {options.out_dir}") + deps_note)
+        log.status("Prepared", summary(prepared, f"skeleton in {options.out_dir}") + note)
         return
     data = dumps(prepared.recipe)
     to_stdout = options.recipe_path == "-"
@@ -685,7 +712,7 @@ def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log:
     fsutil.write_output(
         None if to_stdout else _full(cwd, path), data, what="recipe", to_file="--recipe-path FILE"
     )
-    log.status("Prepared", summary(prepared, "recipe on stdout" if to_stdout else str(path)) + deps_note)
+    log.status("Prepared", summary(prepared, "recipe on stdout" if to_stdout else str(path)) + note)
 
 
 def explain(prepared: Prepared, options: PrepareOptions | None = None) -> Iterator[str]:

@@ -208,13 +208,16 @@ class Variant:
 def make_context(root: Path, zipapp: Path) -> Path:
     """The demo workspace + the zipapp + the README's .dockerignore.
 
-    A file with a fresh token goes into libA, a kept crate: the recipe differs from any earlier run's,
-    so the first build of each variant cooks from scratch.
+    A file with a fresh token goes into libA, a kept crate, and a comment with one into the cargo config:
+    both recipes (layer 2's and layer 1's) differ from any earlier run's, so the first build of each
+    variant cooks both layers from scratch.
     """
     context = write_seed(root).root
     shutil.copy2(zipapp, context / "cargo-chefpy")
     (context / ".dockerignore").write_text(readme_block("dockerignore"))
     (context / "src/libA/e2e-token.txt").write_text(f"{uuid.uuid4().hex}\n")
+    with (context / ".cargo/config.toml").open("a") as config:
+        config.write(f"# e2e token {uuid.uuid4().hex}\n")
     return context
 
 
