@@ -287,11 +287,11 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     if options.cargo.target_dir is not None:
         check_name_length(root / rec.workspace / options.cargo.target_dir, what="target directory")
     cargo_bin = None if options.no_build else cargo.find_cargo()  # before anything is written
-    previous = None
-    if plan.conflicts and not options.force:
-        previous = layer_one_stamp(cargo_bin, root, rec, options.cargo)
-        if previous is not None:
-            plan = allow_layer_one(plan, root, previous)
+    # A local cook on top of a deps cook (the layer-1 tree is here: its Cargo.toml, its stamp).
+    previous = layer_one_stamp(cargo_bin, root, rec, options.cargo)
+    if previous is not None and not options.force:
+        plan = allow_layer_one(plan, root, previous)
+    if not options.force:
         skeleton.refuse_conflicts(plan)
     stub_files = {f.path: f.digest for f in rec.files if f.role is Role.STUB and not _is_manifest(f.path)}
     created_dirs = missing_parents(root, stub_files)

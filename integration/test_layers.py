@@ -87,6 +87,14 @@ def test_an_edit_to_service_z_reuses_both_layers(tmp_path: Path, preserve_mtimes
     root = seed(tmp_path)
     f = layered(tmp_path, root)
     f.cook(f.prepare())
+    dummies = sorted(
+        p.relative_to(f.snapshot).as_posix()
+        for p in f.snapshot.rglob("*.rs")
+        if "target" not in p.parts
+        and "vendored" not in p.parts
+        and "Stubbed by cargo-chefpy" in p.read_text()
+    )
+    assert dummies == ["src/serviceZ/src/main.rs"], "no layer-1 dummy survives layer 2 but the target's own"
     path = root / "src/serviceZ/src/main.rs"
     path.write_text(path.read_text().replace("serviceZ says hello", "serviceZ says hola"))
     assert f.cook(f.prepare()), "layer 2 must be reused"
