@@ -160,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--recipe-path", default="recipe.json", help="where to write it (default recipe.json); '-' for stdout"
     )
+    prep.add_argument(
+        "--deps-recipe-path",
+        metavar="PATH",
+        help="where to write the third-party layer's recipe (default: <recipe stem>.deps.json beside it)",
+    )
     prep.add_argument("--manifest-path", type=Path, metavar="PATH", help="the workspace's Cargo.toml")
     prep.add_argument(
         "-p", "--package", action="append", default=[], metavar="SPEC", help="a package to build (repeatable)"
@@ -205,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the recipe (default recipe.json)",
     )
     cook.add_argument("--force", action="store_true", help="overwrite existing files that differ")
+    cook.add_argument(
+        "--layer", choices=["deps", "local"], help="check that the recipe is this layer's (deps: third-party)"
+    )
     _cargo_flags(cook, cook=True)
     common(cook)
     cook.add_argument("extra", nargs="*", help="extra cargo arguments, after --")
@@ -289,7 +297,13 @@ def _run(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
 
         options = _cargo_options(ns)
         return cook(
-            CookOptions(recipe_path=ns.recipe_path, force=ns.force, no_build=ns.no_build, cargo=options),
+            CookOptions(
+                recipe_path=ns.recipe_path,
+                force=ns.force,
+                no_build=ns.no_build,
+                cargo=options,
+                layer=ns.layer,
+            ),
             cwd=cwd,
             log=log,
         )
@@ -326,6 +340,13 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         raise UsageError(
             "--out-dir and --recipe-path - both ask for the output", hint="pass only one of them"
         )
+    if ns.deps_recipe_path == "-" and (ns.recipe_path == "-" or ns.explain):
+        raise UsageError(
+            "--deps-recipe-path - and "
+            + ("--explain" if ns.explain else "--recipe-path -")
+            + " both print on stdout",
+            hint="pass only one of them",
+        )
     if ns.explain and ns.recipe_path == "-":
         raise UsageError("--explain and --recipe-path - both print on stdout", hint="pass only one of them")
     from cargo_chefpy.plan import Selection
@@ -338,6 +359,7 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
     options = PrepareOptions(
         selection=selection,
         recipe_path=ns.recipe_path,
+        deps_recipe_path=ns.deps_recipe_path,
         out_dir=ns.out_dir,
         explain=ns.explain,
         manifest_path=ns.manifest_path,

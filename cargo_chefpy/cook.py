@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp, watch
-from cargo_chefpy.errors import BuildFailed, CargoError, InputError, ProjectError, RecipeError
+from cargo_chefpy.build import drift
+from cargo_chefpy.errors import BuildFailed, CargoError, ChefError, InputError, ProjectError, RecipeError
 from cargo_chefpy.fsutil import check_name_length
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import parse_metadata
 from cargo_chefpy.options import CargoOptions, cargo_args
-from cargo_chefpy.recipe import CrateClass, Recipe, Role, VendoredCrate
+from cargo_chefpy.recipe import CrateClass, Layer, Recipe, RecipeFile, Role, VendoredCrate
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +28,7 @@ class CookOptions:
     force: bool = False
     no_build: bool = False
     cargo: CargoOptions = field(default_factory=CargoOptions)
+    layer: str | None = None  # --layer: the layer the recipe must be ("deps", "local")
 
 
 def load_recipe(path: Path, cwd: Path) -> tuple[Recipe, bytes]:
@@ -205,23 +207,106 @@ def recipe_lock(rec: Recipe) -> lockfile.Lock:
         ) from None
 
 
+LAYER_NAMES = {Layer.DEPS: "layer 1, third-party", Layer.LOCAL: "layer 2, local"}
+
+
+def check_layer(rec: Recipe, wanted: str | None, path: Path) -> None:
+    if wanted is not None and wanted != rec.layer.value:
+        other = "recipe.deps.json" if wanted == "deps" else "recipe.json"
+        raise RecipeError(
+            f"{path} is the {rec.layer.value} layer's recipe, but --layer {wanted} was given",
+            hint=f"pass the {wanted} layer's recipe (`prepare` writes it, e.g. --recipe-path {other})",
+        )
+
+
+def layer_one_stamp(
+    cargo_bin: str | None, root: Path, rec: Recipe, options: CargoOptions
+) -> stamp.Stamp | None:
+    """The stamp of a deps (layer 1) cook in this directory's target directory, or None. Looked for
+    only by a local cook, through the workspace layer 1 left (its Cargo.toml must be there)."""
+    workspace = root / rec.workspace
+    if rec.layer is not Layer.LOCAL or cargo_bin is None or not (workspace / "Cargo.toml").is_file():
+        return None
+    try:
+        found = stamp.read(target_directory(cargo_bin, Path(os.path.realpath(workspace)), options))
+    except ChefError:  # not a cooked layer 1 after all: a plain conflict then
+        return None
+    return found if found is not None and found.layer == Layer.DEPS.value else None
+
+
+def allow_layer_one(plan: skeleton.WritePlan, root: Path, previous: stamp.Stamp) -> skeleton.WritePlan:
+    """The conflicts that are files layer 1's cook wrote, unchanged since, become writes."""
+    allowed: list[RecipeFile] = []
+    refused: list[RecipeFile] = []
+    for f in plan.conflicts:
+        path = root / f.path
+        try:
+            same = (
+                path.is_file()
+                and not path.is_symlink()
+                and stamp.file_digest(path) == previous.layer_files.get(f.path)
+            )
+        except OSError:
+            same = False
+        (allowed if same else refused).append(f)
+    return skeleton.WritePlan(
+        writes=(*plan.writes, *allowed),
+        unchanged=plan.unchanged,
+        conflicts=tuple(refused),
+        mode_only=plan.mode_only & {f.path for f in refused},
+    )
+
+
+def remove_layer_one_stubs(rec: Recipe, root: Path, previous: stamp.Stamp) -> int:
+    """Layer 1's dummy sources that this recipe does not write, still as layer 1 wrote them: gone, so
+    that no stub survives into layer 2 (cargo could take one for a target)."""
+    ours = {f.path for f in rec.files}
+    removed = 0
+    for rel, expected in sorted(previous.stub_files.items()):
+        path = root / rel
+        if rel in ours or path.is_symlink():
+            continue
+        with contextlib.suppress(OSError):
+            if path.is_file() and stamp.file_digest(path) == expected:
+                path.unlink()
+                removed += 1
+    for rel in sorted(previous.stub_created_dirs, key=lambda d: (-d.count("/"), d)):
+        if not (root / rel).is_symlink():
+            with contextlib.suppress(OSError):
+                os.rmdir(root / rel)  # only when empty
+    return removed
+
+
 def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     rec, data = load_recipe(options.recipe_path, cwd)
+    check_layer(rec, options.layer, options.recipe_path)
     root = cwd
     lock = recipe_lock(rec)
     plan = skeleton.plan_writes(rec, root)
     check_vendored(rec, root)
     if options.cargo.target_dir is not None:
         check_name_length(root / rec.workspace / options.cargo.target_dir, what="target directory")
+    cargo_bin = None if options.no_build else cargo.find_cargo()  # before anything is written
+    # A local cook on top of a deps cook (the layer-1 tree is here: its Cargo.toml, its stamp).
+    previous = layer_one_stamp(cargo_bin, root, rec, options.cargo)
+    if previous is not None and not options.force:
+        plan = allow_layer_one(plan, root, previous)
     if not options.force:
         skeleton.refuse_conflicts(plan)
-    cargo_bin = None if options.no_build else cargo.find_cargo()  # before anything is written
     stub_files = {f.path: f.digest for f in rec.files if f.role is Role.STUB and not _is_manifest(f.path)}
     created_dirs = missing_parents(root, stub_files)
     written = skeleton.write(plan, root, force=options.force)
+    if previous is not None:
+        gone = remove_layer_one_stubs(rec, root, previous)
+        if gone:
+            log.status("Removed", f"{gone} layer-1 stub file(s) that this layer does not write")
     for directory in rec.vendored:
         skeleton.settle_tree(root / directory)
-    log.status("Skeleton", f"{written} file(s) written, {len(plan.unchanged)} already in place ({root})")
+    log.status(
+        "Skeleton",
+        f"{LAYER_NAMES[rec.layer]}: {written} file(s) written, {len(plan.unchanged)} already in place "
+        f"({root})",
+    )
     if cargo_bin is None:
         return 0
 
@@ -270,10 +355,30 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     removed = artifacts.remove(found, [Path(d) for d in sorted(found.profile_dirs)])
     log.status("Cleaned", f"{removed} output(s) of {len(stub_dirs)} stubbed crate(s)")
     st = make_stamp(rec, data, build, real_root, watched)
-    st = replace(st, stub_files=stub_files, stub_created_dirs=created_dirs)
+    st = replace(st, stub_files=stub_files, stub_created_dirs=created_dirs, layer=rec.layer.value)
+    if rec.layer is Layer.DEPS:
+        st = replace(st, layer_files={f.path: f.digest for f in rec.files})
+    else:
+        below = stamp.read(target_dir) if previous is None else previous
+        if below is not None and below.layer == Layer.DEPS.value:
+            st = merge_layer_one(st, below)
+            for note in drift(below.options, st.options):
+                log.warning(f"layer 2: {note.replace('from cook', 'from the layer-1 cook')}")
     path = stamp.write(target_dir, st)
     log.debug(f"stamp written to {path}")
     return 0
+
+
+def merge_layer_one(st: stamp.Stamp, below: stamp.Stamp) -> stamp.Stamp:
+    """Layer 2's stamp with what layer 1 cooked: the files its build scripts watch (vendored ones among
+    them), so that build settles and checks drift against both layers."""
+    return replace(
+        st,
+        files={**below.files, **st.files},
+        vendored={**below.vendored, **st.vendored},
+        dirs={**below.dirs, **st.dirs},
+        stub_created_dirs=tuple(sorted(set(st.stub_created_dirs) | set(below.stub_created_dirs))),
+    )
 
 
 def _is_manifest(path: str) -> bool:

@@ -1,7 +1,10 @@
 """`cargo chefpy dockerfile`: a multi-stage Dockerfile fitted to this workspace.
 
-Stages: `chef` (toolchain + the cargo-chefpy zipapp), `planner` (prepare), `cook` (recipe + vendored
-sources, then cook), `build` (the whole context over the cooked WORKDIR) and `runtime` (the binary only).
+Stages: `chef` (toolchain + the cargo-chefpy zipapp), `planner` (prepare: both recipes), `deps` (layer 1:
+the third-party recipe + vendored sources, then cook), `cook` (layer 2, FROM deps: the local recipe, then
+cook), `build` (the whole context over the cooked WORKDIR) and `runtime` (the binary only). Cargo's
+target directory is TARGET_DIR, outside the copied tree: a stray `target/` in the context cannot clobber
+the cooked one.
 The layout (where the workspace sits in the build context, which vendored directories cook needs) is the
 one prepare computes, so the Dockerfile and the planner stage agree by construction.
 """
@@ -30,6 +33,7 @@ from cargo_chefpy.workspace import normalise, relative
 DEFAULT_BASE_IMAGE = "rust:1-bookworm"
 DEFAULT_RUNTIME_IMAGE = "debian:bookworm-slim"
 WORKDIR = "/app"  # one fixed path for every stage: cargo records absolute paths in the target dir
+TARGET_DIR = "/app-target"  # CARGO_TARGET_DIR of every stage: outside what `COPY . .` writes
 TOOL = "cargo-chefpy"
 
 
@@ -136,12 +140,7 @@ def inspect(options: DockerfileOptions, *, cwd: Path, log: Log) -> Layout:
     prepared = prepare(selection, metadata=metadata)
     root = normalise(metadata.workspace_root)
     target = normalise(metadata.target_directory)
-    target_inside = inside(target, root)
-    if not target_inside:
-        log.warning(
-            f"the target directory {target} is outside the workspace (is CARGO_TARGET_DIR set?); "
-            "the Dockerfile uses the default `target`"
-        )
+    target_inside = inside(target, root)  # the Dockerfile sets CARGO_TARGET_DIR whatever the host's
     return Layout(
         selection=flags,
         binary=binary,
@@ -197,7 +196,8 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
         f"#   (cd path/to/cargo-chefpy && make zipapp) && cp path/to/cargo-chefpy/dist/{TOOL} .",
         "# It runs on the builder image's python3 (3.11 or newer): the official rust:<version> (bookworm)",
         "# images have it, the rust:<version>-slim images do not.",
-        "# Keep target/ out of the context with a .dockerignore that lists `target/`.",
+        "# Keep target/ out of the context with a .dockerignore that lists `target/` (a smaller context;",
+        f"# cargo builds in {TARGET_DIR}, so a stray target/ cannot clobber the cooked outputs anyway).",
         f"# Every stage uses WORKDIR {WORKDIR}: cook and build must run at the same absolute path.",
         "",
         f"ARG BASE_IMAGE={base_image}",
@@ -207,9 +207,11 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
         "FROM ${BASE_IMAGE} AS chef",
         _copy(TOOL, f"/usr/local/bin/{TOOL}"),
         f"WORKDIR {WORKDIR}",
+        f"ENV CARGO_TARGET_DIR={TARGET_DIR}",
         "",
-        "# planner: the whole context in, a recipe out. The recipe changes only when what",
-        f"# {layout.binary} depends on changes.",
+        "# planner: the whole context in, two recipes out: recipe.deps.json (layer 1: what decides how",
+        "# the third-party crates compile) and recipe.json (layer 2: the local crates "
+        f"{layout.binary} needs).",
         "FROM chef AS planner",
         "COPY . .",
     ]
@@ -217,15 +219,22 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
     lines.append(f"RUN cargo chefpy prepare{manifest} {sel} --recipe-path recipe.json")
     lines += [
         "",
-        f"# cook: the recipe and the vendored sources only; builds the dependencies of {layout.binary}.",
-        "# This layer is reused until the recipe or the vendored sources change.",
+        "# deps (layer 1): compiles every third-party crate. Reused until a third-party dependency, its",
+        "# features or lock entry, the cargo config or the toolchain changes: editing a local crate,",
+        "# its version or its metadata never reruns it.",
     ]
     if layout.vendored:
         lines.append("# The last letter in brackets is a wildcard: without the directory in the")
         lines.append("# context, the build still reaches cook, which says what is missing.")
-    lines += ["FROM chef AS cook", _copy(f"{WORKDIR}/recipe.json", "recipe.json", stage="planner")]
+    lines += ["FROM chef AS deps", _copy(f"{WORKDIR}/recipe.deps.json", "recipe.deps.json", stage="planner")]
     lines += [_copy(_tolerant(v), f"{v}/") for v in layout.vendored]
     lines += [
+        f"RUN cargo chefpy cook --release {sel} --recipe-path recipe.deps.json",
+        "",
+        f"# cook (layer 2): the local crates {layout.binary} needs, on top of layer 1; no third-party",
+        "# crate compiles here. Reused until one of those crates changes.",
+        "FROM deps AS cook",
+        _copy(f"{WORKDIR}/recipe.json", "recipe.json", stage="planner"),
         f"RUN cargo chefpy cook --release {sel}",
         "",
         f"# build: the whole context over the cooked WORKDIR; only {layout.binary}'s own crate compiles.",
@@ -240,7 +249,7 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
         "# runtime: only the binary.",
         "FROM ${RUNTIME_IMAGE} AS runtime",
         _copy(
-            _join(ws_dir, layout.target_dir, "release", layout.binary),
+            _join(TARGET_DIR, "release", layout.binary),
             f"/usr/local/bin/{layout.binary}",
             stage="build",
         ),

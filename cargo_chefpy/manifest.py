@@ -82,6 +82,9 @@ class StubSpec:
     lib_path: str = "src/lib.rs"
     bin_paths: tuple[str, ...] = ()
     build_path: str = "build.rs"
+    version: str = (
+        STUB_VERSION  # a [patch] crate keeps its own: the version decides whether the patch applies
+    )
 
     def bin_path(self, index: int) -> str:
         if index < len(self.bin_paths):
@@ -131,7 +134,7 @@ def stub_manifest(text: str, where: str, spec: StubSpec, stub_dirs: set[str]) ->
 def _stub_document(original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]) -> dict[str, Any]:
     package_in = original.get("package", {})
     package: dict[str, Any] = {k: copy.deepcopy(package_in[k]) for k in _KEEP_PACKAGE_KEYS if k in package_in}
-    package["version"] = STUB_VERSION
+    package["version"] = spec.version
     package["autobins"] = False
     package["autoexamples"] = False
     package["autotests"] = False

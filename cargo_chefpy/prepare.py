@@ -7,6 +7,7 @@ lock, `build_recipe`), then write the output (`write_output`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -17,15 +18,16 @@ from typing import Any
 
 from cargo_chefpy import carry as carry_mod
 from cargo_chefpy import fsutil, lockfile, manifest, skeleton
-from cargo_chefpy.errors import ProjectError, RecipeError
+from cargo_chefpy.errors import ProjectError, RecipeError, UsageError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Target
 from cargo_chefpy.paths import inside
-from cargo_chefpy.plan import Plan, Selection, drop_unused, make_plan
+from cargo_chefpy.plan import Decision, Plan, Selection, drop_unused, make_plan
 from cargo_chefpy.project import read_project
 from cargo_chefpy.recipe import (
     MAX_FILE_BYTES,
     CrateClass,
+    Layer,
     Recipe,
     RecipeCrate,
     RecipeFile,
@@ -43,6 +45,8 @@ CONFIG_FILES = (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-t
 class PrepareOptions:
     selection: Selection = field(default_factory=Selection)
     recipe_path: str = "recipe.json"  # "-": stdout
+    # The third-party layer's recipe; None: `<stem>.deps.json` beside --recipe-path (none on stdout).
+    deps_recipe_path: str | None = None
     out_dir: Path | None = None  # the skeleton tree instead of a recipe file
     explain: bool = False  # the plan and why, on stdout, before the output
     manifest_path: Path | None = None
@@ -56,6 +60,7 @@ class Prepared:
     workspace: Workspace
     recipe_root: str  # absolute directory the recipe paths are relative to
     extras: tuple[carry_mod.ExtraPath, ...] = ()  # the extra paths carried
+    deps_recipe: Recipe | None = None  # the third-party layer's recipe (layer 1)
 
 
 def _read_text(path: str) -> str:
@@ -337,28 +342,66 @@ def extra_paths(workspace: Workspace, include: Iterable[str]) -> tuple[carry_mod
     return tuple(found)
 
 
+def deps_plan(plan: Plan, lock: lockfile.Lock) -> Plan:
+    """Layer 1's plan from the final (local) plan: every remaining local crate a stub. A [patch] crate
+    that a third-party crate depends on stays real: that crate could not compile against a stub."""
+    used_by_third_party = {
+        r.split(" ", 1)[0] for p in lock.packages if p.source is not None for r in p.dependencies
+    }
+
+    def stubbed(d: Decision) -> Decision:
+        if d.klass is CrateClass.PRUNE or d.klass is CrateClass.STUB:
+            return d
+        if d.klass is CrateClass.EXTERNAL and d.crate.via_patch and d.crate.name in used_by_third_party:
+            return Decision(crate=d.crate, klass=d.klass, reason="[patch] crate a third-party crate uses")
+        return Decision(
+            crate=d.crate, klass=CrateClass.STUB, reason=f"{d.klass.value} crate, stubbed in layer 1"
+        )
+
+    return Plan(decisions=tuple(stubbed(d) for d in plan.decisions), targets=plan.targets, bins=plan.bins)
+
+
 def build_recipe(
-    workspace: Workspace, plan: Plan, lock: lockfile.Lock, *, carry: Carry | None = None
+    workspace: Workspace,
+    plan: Plan,
+    lock: lockfile.Lock,
+    *,
+    carry: Carry | None = None,
+    layer: Layer = Layer.LOCAL,
 ) -> tuple[Recipe, str, Plan]:
     """The recipe, its root directory, and the plan without the [patch] crates the pruned lock dropped.
-    `carry`: the extra paths asked for and the paths never carried."""
+    `carry`: the extra paths asked for and the paths never carried. `layer`: LOCAL, today's recipe;
+    DEPS, the third-party layer's, from the plan LOCAL returned (`deps_plan` applied here)."""
     root = workspace.root
+    if layer is Layer.DEPS:
+        plan = deps_plan(plan, lock)
+        carry = Carry(
+            avoid=carry.avoid if carry else (), target_directory=carry.target_directory if carry else None
+        )
     stubs = plan.of(CrateClass.STUB)
     kept = plan.of(CrateClass.KEEP)
-    stub_dirs = {d.crate.directory for d in stubs}
-    remaining = [d.crate for d in (*stubs, *kept)]
+    # A stubbed [patch] crate keeps its version: it decides whether the patch applies.
+    stub_dirs = {d.crate.directory for d in stubs if not d.crate.via_patch}
+    remaining = [d.crate for d in (*stubs, *kept) if d.crate.member]
     # The lock, pruned by walking its own graph from the members that remain, stub versions masked.
-    masks = {d.crate.name: manifest.STUB_VERSION for d in stubs}
+    masks = {d.crate.name: manifest.STUB_VERSION for d in stubs if not d.crate.via_patch}
     kept_packages = lockfile.reachable(lock, [(c.name, c.version) for c in remaining])
     pruned_lock = lockfile.write_lock(lock, kept_packages, masks)
     # A [patch] crate that the pruned graph does not use would need a [[patch.unused]] entry under
     # --locked; it is not needed either, so its [patch] entry goes and its files are not carried.
-    used = {(p.name, p.version) for p in kept_packages if p.source is None}
-    plan = drop_unused(
-        plan,
-        {d.crate.directory for d in plan.of(CrateClass.EXTERNAL) if (d.crate.name, d.crate.version) in used},
-    )
-    dropped = {c.directory for c in workspace.crates if c.via_patch} - plan.directories(CrateClass.EXTERNAL)
+    if layer is Layer.LOCAL:
+        used = {(p.name, p.version) for p in kept_packages if p.source is None}
+        plan = drop_unused(
+            plan,
+            {
+                d.crate.directory
+                for d in plan.of(CrateClass.EXTERNAL)
+                if (d.crate.name, d.crate.version) in used
+            },
+        )
+    # The local crates outside the workspace: external, or stubbed in layer 1.
+    outside = plan.directories(CrateClass.EXTERNAL) | {d.crate.directory for d in stubs if not d.crate.member}
+    dropped = {c.directory for c in workspace.crates if c.via_patch} - outside
     pruned_lock = lockfile.drop_unused_patches(pruned_lock, {workspace.crate_at(d).name for d in dropped})
     externals = plan.of(CrateClass.EXTERNAL)
     sourced = sorted(
@@ -368,7 +411,7 @@ def build_recipe(
     vendored = all_vendored if sourced else []  # the directory sources the cook stage needs
     vendored_crates = sourced if vendored else []
 
-    recipe_root = _common_root([root, *(d.crate.directory for d in externals), *vendored])
+    recipe_root = _common_root([root, *sorted(outside - dropped), *vendored])
     ws = relative(root, recipe_root)
 
     def at(*parts: str) -> str:
@@ -395,7 +438,7 @@ def build_recipe(
     for decision in stubs:
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
-        spec = _stub_spec(crate, plan, crate_dirs)
+        spec = _stub_spec(crate, plan, crate_dirs) if crate.member else _external_stub_spec(crate, crate_dirs)
         if crate.directory == root:
             _, dummies = manifest.stub_manifest(workspace.root_manifest, "Cargo.toml", spec, stub_dirs)
         else:
@@ -477,8 +520,47 @@ def build_recipe(
         files=tuple(files[p] for p in sorted(files)),
         vendored=tuple(relative(v, recipe_root) for v in vendored),
         vendored_crates=tuple(vendored_crates),
+        layer=layer,
     )
     return recipe, recipe_root, plan
+
+
+def _external_stub_spec(crate: LocalCrate, crate_dirs: Collection[str]) -> manifest.StubSpec:
+    """The stub of a local crate outside the workspace (a path dependency or [patch] crate), from its
+    own manifest (cargo metadata describes members only): a lib, as a dependency is one, and its build
+    script when it has one."""
+    where = os.path.join(crate.directory, "Cargo.toml")
+    doc = parse_toml(_read_text(where), where)
+    package_raw, lib_raw = doc.get("package"), doc.get("lib")
+    package: dict[str, Any] = package_raw if isinstance(package_raw, dict) else {}
+    lib: dict[str, Any] = lib_raw if isinstance(lib_raw, dict) else {}
+    nested = [d for d in crate_dirs if d != crate.directory]
+
+    def place(path: object, default: str, fallback: str) -> str:
+        rel = path if isinstance(path, str) else default
+        found = _in_package(os.path.join(crate.directory, rel), crate.directory, nested)
+        return found if found is not None else f"{manifest.STUB_DIR}/{fallback}"
+
+    build = package.get("build")
+    has_build = (
+        isinstance(build, str)
+        or build is True
+        or (build is None and os.path.isfile(os.path.join(crate.directory, "build.rs")))
+    )
+    crate_types = lib.get("crate-type", lib.get("crate_type", ()))
+    proc_macro = lib.get("proc-macro", lib.get("proc_macro")) is True
+    name = lib.get("name")
+    return manifest.StubSpec(
+        directory=crate.directory,
+        lib_name=name if isinstance(name, str) else crate.name.replace("-", "_"),
+        proc_macro=proc_macro,
+        crate_types=tuple(str(t) for t in crate_types) if isinstance(crate_types, list) else (),
+        bins=(),
+        build_script=has_build,
+        lib_path=place(lib.get("path"), "src/lib.rs", "lib.rs"),
+        build_path=place(build, "build.rs", "build.rs"),
+        version=crate.version if crate.via_patch else manifest.STUB_VERSION,
+    )
 
 
 def prepare(selection: Selection, *, metadata: Metadata, carry: Carry | None = None) -> Prepared:
@@ -504,8 +586,14 @@ def prepare(selection: Selection, *, metadata: Metadata, carry: Carry | None = N
         target_directory=normalise(metadata.target_directory),
     )
     recipe, recipe_root, plan = build_recipe(workspace, plan, lock, carry=carry)
+    deps, _, _ = build_recipe(workspace, plan, lock, carry=carry, layer=Layer.DEPS)
     return Prepared(
-        recipe=recipe, plan=plan, workspace=workspace, recipe_root=recipe_root, extras=carry.extras
+        recipe=recipe,
+        plan=plan,
+        workspace=workspace,
+        recipe_root=recipe_root,
+        extras=carry.extras,
+        deps_recipe=deps,
     )
 
 
@@ -524,17 +612,42 @@ def run(options: PrepareOptions, *, cwd: Path, log: Log) -> int:
     metadata = read_project(cwd, options.manifest_path)
     log.debug(f"read the workspace at {metadata.workspace_root}")
     output = options.out_dir or (None if options.recipe_path == "-" else Path(options.recipe_path))
-    avoid = () if output is None else (os.path.abspath(cwd / output),)  # never carried
+    deps_output = deps_recipe_path(options)
+    # never carried
+    avoid = tuple(os.path.abspath(cwd / o) for o in (output, deps_output) if o is not None)
     carry = Carry(include=options.include, avoid=avoid)
     prepared = prepare(options.selection, metadata=metadata, carry=carry)
     write_output(prepared, options, cwd=cwd, log=log)
     return 0
 
 
+def deps_recipe_path(options: PrepareOptions) -> Path | None:
+    """Where the third-party layer's recipe goes: --deps-recipe-path, else `<stem>.deps.json` beside
+    the recipe file; None (not written) when the recipe goes to stdout or is a skeleton tree."""
+    if options.deps_recipe_path is not None:
+        return None if options.deps_recipe_path == "-" else Path(options.deps_recipe_path)
+    if options.recipe_path == "-" or options.out_dir is not None:
+        return None
+    path = Path(options.recipe_path)
+    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+    return path.with_name(f"{stem}.deps.json")
+
+
 def check_output(options: PrepareOptions, cwd: Path) -> None:
     """Refuse, before any work, a recipe path that cannot be written (a directory, a socket, too long)."""
     if options.recipe_path != "-" and options.out_dir is None:
         fsutil.check_output(_full(cwd, Path(options.recipe_path)), what="recipe path")
+    deps = deps_recipe_path(options)
+    if deps is not None:
+        same = options.out_dir is None and options.recipe_path != "-"
+        if same and os.path.abspath(_full(cwd, deps)) == os.path.abspath(
+            _full(cwd, Path(options.recipe_path))
+        ):
+            raise UsageError(
+                f"--deps-recipe-path and --recipe-path both name {deps}",
+                hint="give the third-party layer's recipe its own path (default: recipe.deps.json)",
+            )
+        fsutil.check_output(_full(cwd, deps), what="deps recipe path")
 
 
 def _full(cwd: Path, path: Path) -> Path:
@@ -545,7 +658,44 @@ def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log:
     """The plan on stdout with --explain; then the skeleton tree, or the recipe on stdout or in a file
     (fsutil.write_output: a device or FIFO is streamed to, a symlink followed, a file replaced atomically)."""
     if options.explain:
-        fsutil.write_stdout(("\n".join(explain(prepared)) + "\n").encode(), what="plan")
+        fsutil.write_stdout(("\n".join(explain(prepared, options)) + "\n").encode(), what="plan")
+    deps_path = deps_recipe_path(options)
+    restore = _undo_write(None)
+    deps_note = ""
+    if prepared.deps_recipe is not None and (deps_path is not None or options.deps_recipe_path == "-"):
+        deps_full = None if deps_path is None else _full(cwd, deps_path)
+        restore = _undo_write(deps_full)
+        fsutil.write_output(
+            deps_full, dumps(prepared.deps_recipe), what="deps recipe", to_file="--deps-recipe-path FILE"
+        )
+        deps_note = f"; layer 1 (third-party) in {deps_path or 'stdout'}"
+    try:
+        _write_recipe(prepared, options, cwd=cwd, log=log, note=deps_note)
+    except BaseException:
+        restore()  # both recipes or neither: the layer-1 recipe goes back to what it was
+        raise
+
+
+def _undo_write(path: Path | None) -> Callable[[], None]:
+    """How to put the regular file at `path` back as it is now (absent: removed); streams cannot be."""
+    if path is None or (os.path.lexists(path) and not path.is_file()):
+        return lambda: None
+    try:
+        old = path.read_bytes() if os.path.lexists(path) else None
+    except OSError:
+        return lambda: None
+
+    def undo() -> None:
+        with contextlib.suppress(OSError):
+            if old is None:
+                os.unlink(path)
+            else:
+                fsutil.atomic_write(path, old)
+
+    return undo
+
+
+def _write_recipe(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log: Log, note: str) -> None:
     if options.out_dir is not None:
         out = _full(cwd, options.out_dir)
         created = fsutil.make_dirs(out)
@@ -554,7 +704,7 @@ def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log:
         except BaseException:
             fsutil.remove_dirs(created)  # what it created, parents too; skeleton.write rolled back its files
             raise
-        log.status("Prepared", summary(prepared, f"skeleton in {options.out_dir}"))
+        log.status("Prepared", summary(prepared, f"skeleton in {options.out_dir}") + note)
         return
     data = dumps(prepared.recipe)
     to_stdout = options.recipe_path == "-"
@@ -562,11 +712,12 @@ def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log:
     fsutil.write_output(
         None if to_stdout else _full(cwd, path), data, what="recipe", to_file="--recipe-path FILE"
     )
-    log.status("Prepared", summary(prepared, "recipe on stdout" if to_stdout else str(path)))
+    log.status("Prepared", summary(prepared, "recipe on stdout" if to_stdout else str(path)) + note)
 
 
-def explain(prepared: Prepared) -> Iterator[str]:
-    """The plan, one line per local crate, then the inputs whose change invalidates the cooked layer."""
+def explain(prepared: Prepared, options: PrepareOptions | None = None) -> Iterator[str]:
+    """The plan, one line per local crate, then the inputs whose change invalidates each cooked layer:
+    layer 1 (third-party, the deps recipe), then layer 2 (local, the recipe)."""
     root = prepared.recipe_root
     rows = [
         (d.klass.value, d.crate.name, relative(d.crate.directory, root), d.reason)
@@ -580,8 +731,17 @@ def explain(prepared: Prepared) -> Iterator[str]:
     yield f"Plan for {targets}:"
     for klass, name, path, reason in rows:
         yield f"  {klass:<8} {name:<{width}}  {path:<{pwidth}}  {reason}"
+    if prepared.deps_recipe is not None:
+        deps_path = deps_recipe_path(options) if options is not None else None
+        yield ""
+        yield (
+            f"Layer 1, third-party ({deps_path or 'the deps recipe'}), is rebuilt when any of these change "
+            "(and then layer 2 too):"
+        )
+        yield from _explain_deps(prepared.deps_recipe)
     yield ""
-    yield "The cooked layer is rebuilt when any of these change:"
+    where = options.recipe_path if options is not None and options.out_dir is None else "the recipe"
+    yield f"Layer 2, local ({'stdout' if where == '-' else where}), is rebuilt when any of these change:"
     recipe = prepared.recipe
     counts: dict[str, tuple[int, str]] = {}
     for crate in recipe.crates:
@@ -620,6 +780,25 @@ def explain(prepared: Prepared) -> Iterator[str]:
             yield f"  {rel}{slash}  extra path ({extra.source} {extra.spec}), {n} file(s)"
     for v in recipe.vendored:
         yield f"  {v}/  vendored sources: not carried in the recipe; COPY them into the cook stage"
+
+
+def _explain_deps(recipe: Recipe) -> Iterator[str]:
+    for f in recipe.files:
+        if f.role is Role.WORKSPACE:
+            suffix = ""
+            if f.path.endswith("Cargo.toml"):
+                suffix = " (members pruned, every local version masked)"
+            elif f.path.endswith("Cargo.lock"):
+                suffix = " (third-party entries reachable from the remaining members, local versions masked)"
+            yield f"  {f.path}{suffix}"
+    for crate in sorted(recipe.crates, key=lambda c: c.path):
+        if crate.klass is CrateClass.STUB:
+            yield f"  {crate.path}/  {crate.name}: stub: dependencies, features, target tables, edition"
+        else:
+            yield f"  {crate.path}/  {crate.name}: package files (real sources: a third-party crate uses it)"
+    for v in recipe.vendored:
+        yield f"  {v}/  vendored sources: not carried in the recipe; COPY them into the deps cook stage"
+    yield "  not: any local crate's sources, version, description or other metadata; bins, examples, tests"
 
 
 def _under(path: str, directory: str) -> bool:

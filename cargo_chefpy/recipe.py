@@ -19,7 +19,7 @@ from cargo_chefpy.errors import RecipeError
 from cargo_chefpy.paths import stays_inside
 
 FORMAT = "cargo-chefpy-recipe"
-FORMAT_VERSION = 2  # 2: json's own encoder; vendored_crates as name/version objects
+FORMAT_VERSION = 3  # 2: json's own encoder; vendored_crates as name/version objects. 3: "layer"
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_RECIPE_BYTES = 1024 * 1024 * 1024
 
@@ -31,6 +31,15 @@ class CrateClass(Enum):
     KEEP = "keep"
     PRUNE = "prune"
     EXTERNAL = "external"
+
+
+class Layer(Enum):
+    """Which cooked layer a recipe describes. `deps`: every local crate a stub, only what decides how the
+    third-party crates compile; `local`: the kept and external crates' real sources, cooked on top of the
+    deps layer (or alone: the single-layer flow)."""
+
+    DEPS = "deps"
+    LOCAL = "local"
 
 
 class Role(Enum):
@@ -81,6 +90,7 @@ class Recipe:
     files: tuple[RecipeFile, ...]
     vendored: tuple[str, ...]  # directory sources the build needs; never carried
     vendored_crates: tuple[VendoredCrate, ...] = ()  # crates expected in them, for an early check
+    layer: Layer = Layer.LOCAL
 
     def file(self, path: str) -> RecipeFile | None:
         return next((f for f in self.files if f.path == path), None)
@@ -107,6 +117,7 @@ def dumps(recipe: Recipe) -> bytes:
     document = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
+        "layer": recipe.layer.value,
         "workspace": recipe.workspace,
         "packages": sorted(recipe.packages),
         "bins": sorted(recipe.bins),
@@ -271,6 +282,10 @@ def loads(data: bytes, *, source: str = "recipe") -> Recipe:
             hint="the recipe format changed: run `cargo chefpy prepare` again with this cargo-chefpy version",
         )
     workspace = check_path(raw.get("workspace"), "workspace")
+    try:
+        layer = Layer(raw.get("layer"))
+    except ValueError:
+        raise _fail(f"'layer' is {raw.get('layer')!r}, not 'deps' or 'local'") from None
     files_raw = raw.get("files")
     if not isinstance(files_raw, list):
         raise _fail("'files' is not a list")
@@ -295,6 +310,7 @@ def loads(data: bytes, *, source: str = "recipe") -> Recipe:
         files=files,
         vendored=_strings(raw.get("vendored"), "vendored", paths=True),
         vendored_crates=tuple(_vendored_crate(c, i) for i, c in enumerate(vendored_crates_raw)),
+        layer=layer,
     )
 
 

@@ -38,6 +38,10 @@ class Stamp:
     # stamp without them has none, and a tool that does not know them ignores them.
     stub_files: dict[str, str] = field(default_factory=dict)
     stub_created_dirs: tuple[str, ...] = ()
+    # Stacked layers (optional keys too): the layer cooked ("deps", "local"; "" before layers), and for
+    # a deps cook every file it wrote (path -> sha256), which the local cook on top may overwrite.
+    layer: str = ""
+    layer_files: dict[str, str] = field(default_factory=dict)
     # (every path is relative to the recipe root, posix)
 
 
@@ -100,6 +104,10 @@ def dumps(stamp: Stamp) -> bytes:
         "kept_crates": stamp.kept_crates,
         "external_crates": stamp.external_crates,
     }
+    if stamp.layer:
+        document["layer"] = stamp.layer
+    if stamp.layer_files:
+        document["layer_files"] = stamp.layer_files
     return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode()
 
 
@@ -184,6 +192,8 @@ def read(target_dir: Path) -> Stamp | None:
         dirs=_str_map(raw.get("dirs", {}), path, "dirs"),
         stub_files=_str_map(raw.get("stub_files", {}), path, "stub_files"),
         stub_created_dirs=_path_list(raw.get("stub_created_dirs", []), path, "stub_created_dirs"),
+        layer=raw["layer"] if isinstance(raw.get("layer"), str) else "",
+        layer_files=_str_map(raw.get("layer_files", {}), path, "layer_files"),
     )
 
 

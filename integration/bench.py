@@ -2,6 +2,7 @@
 
     python -m integration.bench                   # everything (about 25 minutes on 2 cores)
     python -m integration.bench --only matrix     # one part, for development (BENCHMARKS.md is left alone)
+    python -m integration.bench --only day        # the day of edits alone (integration/bench_day.py)
     python -m integration.bench --report-only    # BENCHMARKS.md and the chart again from results.json
 
 Parts:
@@ -11,7 +12,9 @@ Parts:
 - prepare: prepare against the bare `cargo metadata` it makes, on generated workspaces of growing size,
   and the same for the tool as it was at bench_overhead.BEFORE_COMMIT (its zipapp built from git history);
 - cook: cook against a plain `cargo build` of the same skeleton;
-- startup: the zipapp's cold and warm start for `--version`, now and at BEFORE_COMMIT.
+- startup: the zipapp's cold and warm start for `--version`, now and at BEFORE_COMMIT;
+- day: a day of edits (10 serviceZ, 3 libB, 1 libA description, 1 third-party change) on the same
+  workspace, for stacked and single-layer chefpy, cargo-chef style, hand-made and no cache.
 
 Every figure in BENCHMARKS.md comes from one run's results.json, written next to the chart.
 """
@@ -38,7 +41,7 @@ from integration.bench_flow import Approach, cargo
 from integration.bench_report import PREPARE_TARGET
 from integration.support.flow import ROOT
 
-PARTS: Final = ("matrix", "prepare", "cook", "startup")
+PARTS: Final = ("matrix", "prepare", "cook", "startup", "day")
 RESULTS_DIR: Final = ROOT / "integration" / "bench-results"
 REPORT: Final = ROOT / "BENCHMARKS.md"
 SIZES: Final = (10, 50, 200, 500, 1000, 2000)
@@ -177,12 +180,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "parts": parts,
     }
     context: Path | None = None
-    if "matrix" in parts or "cook" in parts:
+    if "matrix" in parts or "cook" in parts or "day" in parts:
         skip = ensure_debian_crates(say)
         if skip is not None:
             say(f"skipping the matrix and cook parts: {skip}")
             results["skipped"] = skip
-            parts = [p for p in parts if p not in ("matrix", "cook")]
+            parts = [p for p in parts if p not in ("matrix", "cook", "day")]
         else:
             context = work / "context" / "ws"
             say(f"writing the bench workspace at {context} (cargo vendor from Debian's registry)")
@@ -236,6 +239,14 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             results["prepare_profile"] = {"members": big.members, "top": top}
     if "cook" in parts and context is not None:
         results["cook"] = _jsonable(bench_overhead.measure_cook(work / "cook", context, args.runs, tool, say))
+    if "day" in parts and context is not None:
+        from integration.bench_day import run_day, summary
+
+        day = run_day(work / "day", context, tool=tool, say=say)
+        results["day"] = _jsonable(day)
+        results["day_summary"] = summary(day)
+        for line in results["day_summary"]:
+            say(line)
     if "startup" in parts:
         startup = bench_overhead.measure_startup(work / "startup", source, 3, 15, say, before=before)
         results["startup"] = _jsonable(startup)

@@ -120,9 +120,9 @@ def cook_unknown_role(lab: Lab) -> Run:
     return cook_in(lab.cook_with(lambda d: file_entry(d, "Cargo.lock").update(role="magic")))
 
 
-@case(5, "cook: the recipe's format version is newer than this tool", "format version 3", "upgrade")
+@case(5, "cook: the recipe's format version is newer than this tool", "format version 4", "upgrade")
 def cook_future_version(lab: Lab) -> Run:
-    return cook_in(lab.cook_with(lambda d: d.update(version=3)))
+    return cook_in(lab.cook_with(lambda d: d.update(version=4)))
 
 
 @case(5, "cook: the format version is not an integer", "not an integer")

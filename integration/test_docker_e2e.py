@@ -32,7 +32,8 @@ from integration.test_dockerfile import readme_block
 pytestmark = pytest.mark.docker
 
 REPORT_FILE = STATE_DIR / "report.txt"
-COOK = "RUN cargo chefpy cook"
+DEPS_COOK = "RUN cargo chefpy cook --release -p serviceZ --recipe-path recipe.deps.json"  # layer 1
+COOK = "RUN cargo chefpy cook --release -p serviceZ"  # layer 2, on top of layer 1
 BUILD = "RUN cargo chefpy build"
 _COMPILING = re.compile(r"\bCompiling (\S+) v\d")
 _DONE = re.compile(r"^DONE (\d+(?:\.\d+)?)s$")
@@ -40,6 +41,15 @@ _MESSAGE = re.compile(r'const MESSAGE: &str = "serviceZ says hello[^"]*";')
 _LIB_B = re.compile(r'"libB v\d+[^"]*"')
 _IMAGE_ID = re.compile(r"writing image (sha256:[0-9a-f]{64})")
 DEPENDENCIES = {"fake-json", "fake-libc", "fake-log", "fake-patched", "fake-serde", "libA", "libB", "libC"}
+THIRD_PARTY = {"fake-json", "fake-libc", "fake-log", "fake-serde"}  # from vendored/
+
+
+def step(result: BuildResult, instruction: str) -> Step:
+    """The step running exactly `instruction` (layer 2's cook is a prefix of layer 1's)."""
+    for s in result.steps():
+        if s.instruction == instruction:
+            return s
+    raise KeyError(f"no step {instruction!r}; steps: {[s.name for s in result.steps()]}")
 
 
 # ------------------------------------------------------------------------------------------ log reading
@@ -80,15 +90,17 @@ class Report:
 
     def add(self, variant: str, scenario: str, result: BuildResult) -> None:
         rows = [(variant, scenario, "docker build (total)", "", f"{result.seconds:.1f}")]
-        for needle in (COOK, BUILD):
+        for needle, name in ((DEPS_COOK, "cook deps"), (COOK, "cook local"), (BUILD, "build")):
             with contextlib.suppress(KeyError):
-                step = result.step(needle)
-                took = seconds(step)
-                what = f"{needle.removeprefix('RUN cargo chefpy ')} step"
-                built = sorted(compiled(step))
+                found = step(result, needle) if needle != BUILD else result.step(needle)
+                took = seconds(found)
+                what = f"{name} step"
+                built = sorted(compiled(found))
                 if built:
                     what += f", compiled {', '.join(built) if len(built) <= 3 else f'{len(built)} crates'}"
-                rows.append((variant, scenario, what, "CACHED" if step.cached else "ran", f"{took or 0:.1f}"))
+                rows.append(
+                    (variant, scenario, what, "CACHED" if found.cached else "ran", f"{took or 0:.1f}")
+                )
         self.rows += rows
         text = "".join(self.format(rows, header=False))
         sys.stderr.write(text)
@@ -196,13 +208,16 @@ class Variant:
 def make_context(root: Path, zipapp: Path) -> Path:
     """The demo workspace + the zipapp + the README's .dockerignore.
 
-    A file with a fresh token goes into libA, a kept crate: the recipe differs from any earlier run's,
-    so the first build of each variant cooks from scratch.
+    A file with a fresh token goes into libA, a kept crate, and a comment with one into the cargo config:
+    both recipes (layer 2's and layer 1's) differ from any earlier run's, so the first build of each
+    variant cooks both layers from scratch.
     """
     context = write_seed(root).root
     shutil.copy2(zipapp, context / "cargo-chefpy")
     (context / ".dockerignore").write_text(readme_block("dockerignore"))
     (context / "src/libA/e2e-token.txt").write_text(f"{uuid.uuid4().hex}\n")
+    with (context / ".cargo/config.toml").open("a") as config:
+        config.write(f"# e2e token {uuid.uuid4().hex}\n")
     return context
 
 
@@ -250,9 +265,12 @@ def assert_only_service_z_compiles(result: BuildResult) -> None:
 
 def test_first_build_succeeds_and_the_image_prints_service_z_output(variant: Variant) -> None:
     result = variant.build("1 first build")
-    cook = result.step(COOK)
-    assert not cook.cached, "the first build of a fresh recipe cooks"
-    assert compiled(cook) >= DEPENDENCIES, cook.output
+    deps, cook = step(result, DEPS_COOK), step(result, COOK)
+    assert not deps.cached, "the first build of a fresh recipe cooks"
+    assert not cook.cached
+    assert compiled(deps) >= THIRD_PARTY, deps.output
+    assert compiled(cook) >= DEPENDENCIES - THIRD_PARTY, cook.output
+    assert not compiled(cook) & THIRD_PARTY, "layer 2 compiles local crates only"
     assert_only_service_z_compiles(result)
     out = variant.engine.run(variant.tag)
     assert "serviceZ says hello" in out
@@ -272,7 +290,8 @@ def test_editing_service_z_keeps_the_cook_layer_cached_and_compiles_only_service
     variant.build()
     message = variant.edit_service_z()
     result = variant.build("3 edit serviceZ")
-    assert result.step(COOK).cached, result.log
+    assert step(result, DEPS_COOK).cached, result.log
+    assert step(result, COOK).cached, result.log
     assert_only_service_z_compiles(result)
     assert message in variant.engine.run(variant.tag)
 
@@ -286,7 +305,8 @@ def test_fresh_checkout_with_new_mtimes_keeps_the_cook_layer_and_compiles_only_s
     variant.context = checkout
     message = variant.edit_service_z()
     result = variant.build("4 fresh checkout")
-    assert result.step(COOK).cached, result.log
+    assert step(result, DEPS_COOK).cached, result.log
+    assert step(result, COOK).cached, result.log
     assert_only_service_z_compiles(result)
     settled = re.search(r"Settled (\d+) unchanged path", result.step(BUILD).output)
     assert settled, result.step(BUILD).output
@@ -307,7 +327,8 @@ def test_every_file_at_one_commit_time_keeps_the_cook_layer_and_compiles_only_se
     message = variant.edit_service_z()
     set_all_mtimes(checkout, int(time.time()) + 60 if when == "after the cook" else int(time.time()) - 86400)
     result = variant.build(f"4b one mtime, {when}")
-    assert result.step(COOK).cached, result.log
+    assert step(result, DEPS_COOK).cached, result.log
+    assert step(result, COOK).cached, result.log
     assert_only_service_z_compiles(result)
     assert message in variant.engine.run(variant.tag)
 
@@ -316,9 +337,14 @@ def test_editing_lib_b_recooks_and_the_final_stage_compiles_only_service_z(varia
     variant.build()
     greeting = variant.edit_lib_b()
     result = variant.build("5 edit libB")
-    cook = result.step(COOK)
+    assert step(result, DEPS_COOK).cached, "an edit to libB leaves the third-party layer cached"
+    cook = step(result, COOK)
     assert not cook.cached, result.log
     assert "libB" in compiled(cook)
+    everywhere = {
+        m.group(1) for line in result.log.splitlines() if (m := _COMPILING.search(line)) is not None
+    }
+    assert not everywhere & THIRD_PARTY, f"a third-party crate compiled: {everywhere}"
     assert_only_service_z_compiles(result)
     assert greeting in variant.engine.run(variant.tag)
 
@@ -333,7 +359,7 @@ def test_cook_layer_moved_to_another_machine_by_inline_cache_is_reused(
         tag=cook_tag,
         build_args={"BUILDKIT_INLINE_CACHE": "1"},
     )
-    assert exported.step(COOK).stage == "cook", "the image exported is the cook stage"
+    assert step(exported, COOK).stage == "cook", "the image exported is the cook stage"
     tar = tmp_path / "cook.tar"
     # Move it as a CI fleet would: save, forget every cache and image, load on the "other machine".
     engine.docker_cmd("save", "--output", str(tar), cook_tag)
@@ -348,11 +374,12 @@ def test_cook_layer_moved_to_another_machine_by_inline_cache_is_reused(
     # Control: without --cache-from this engine has nothing to reuse, so the cook step runs.
     control = engine.build(variant.context, target="cook", build_args=variant.build_args)
     variant.images |= image_ids(control)
-    assert not control.step(COOK).cached, "the build cache survived `docker builder prune`"
+    assert not step(control, COOK).cached, "the build cache survived `docker builder prune`"
     engine.docker_cmd("builder", "prune", "--all", "--force")
     result = variant.build("6b --cache-from", cache_from=(cook_tag,))
     assert f"importing cache manifest from {cook_tag}" in result.log
-    assert result.step(COOK).cached, result.log
+    assert step(result, DEPS_COOK).cached, result.log
+    assert step(result, COOK).cached, result.log
     assert_only_service_z_compiles(result)
     assert message in engine.run(variant.tag)
 
@@ -366,7 +393,7 @@ def test_context_without_the_vendored_dir_fails_at_cook_with_the_chefpy_error(
         variant.engine.build(broken, build_args=variant.build_args)
     log = info.value.result.log
     failed = [s for s in info.value.result.steps() if any(line.startswith("ERROR") for line in s.lines)]
-    assert [s.instruction for s in failed] == ["RUN cargo chefpy cook --release -p serviceZ"], log
+    assert [s.instruction for s in failed] == [DEPS_COOK], log
     lines = [line.split(" ", 1)[-1] for s in failed for line in s.lines]  # without the timestamps
     assert any(line.startswith("error: the vendored directory vendored/ ") for line in lines), log
     assert any(line.startswith("hint: ") for line in lines), log

@@ -56,12 +56,17 @@ def test_output_names_the_real_binary_package_and_vendored_dir(
     assert "RUN cargo chefpy prepare -p serviceZ --recipe-path recipe.json" in instructions
     assert "COPY --from=planner /app/recipe.json recipe.json" in instructions
     assert "COPY vendore[d] vendored/" in instructions
+    assert "COPY --from=planner /app/recipe.deps.json recipe.deps.json" in instructions
+    assert "RUN cargo chefpy cook --release -p serviceZ --recipe-path recipe.deps.json" in instructions
     assert "RUN cargo chefpy cook --release -p serviceZ" in instructions
     assert "RUN cargo chefpy build --release -p serviceZ" in instructions
-    assert "COPY --from=build /app/target/release/serviceZ /usr/local/bin/serviceZ" in instructions
+    assert "ENV CARGO_TARGET_DIR=/app-target" in instructions, "the target dir lies outside the copied tree"
+    assert "COPY --from=build /app-target/release/serviceZ /usr/local/bin/serviceZ" in instructions
     assert instructions[-1] == 'ENTRYPOINT ["/usr/local/bin/serviceZ"]'
     stages = [line.split()[-1] for line in instructions if line.startswith("FROM ")]
-    assert stages == ["chef", "planner", "cook", "build", "runtime"]
+    assert stages == ["chef", "planner", "deps", "cook", "build", "runtime"]
+    # the vendored sources go to layer 1, which layer 2 is built FROM
+    assert instructions.index("COPY vendore[d] vendored/") < instructions.index("FROM deps AS cook")
     assert [line for line in instructions if line.startswith("WORKDIR")] == ["WORKDIR /app"]
     assert "rust-patches" not in out, "only what cook needs is named"
     assert "serviceX" not in out
@@ -87,7 +92,7 @@ def test_bin_selects_the_binary_and_images_become_the_arg_defaults(
     assert "FROM ${BASE_IMAGE} AS chef" in out
     assert "FROM ${RUNTIME_IMAGE} AS runtime" in out
     assert "RUN cargo chefpy cook --release --bin serviceY" in out
-    assert "/app/target/release/serviceY /usr/local/bin/serviceY" in out
+    assert "/app-target/release/serviceY /usr/local/bin/serviceY" in out
     assert f"`cargo chefpy dockerfile --bin serviceY {' '.join(images)}`" in out
 
 
@@ -161,7 +166,7 @@ def test_a_path_dependency_outside_the_root_makes_the_parent_the_build_context(
     assert "RUN cargo chefpy prepare --manifest-path ws/Cargo.toml -p serviceZ" in out
     assert "COPY ws/vendore[d] ws/vendored/\n" in out
     assert "COPY . .\nWORKDIR /app/ws\nRUN cargo chefpy build --release -p serviceZ\n" in out
-    assert "COPY --from=build /app/ws/target/release/serviceZ /usr/local/bin/serviceZ" in out
+    assert "COPY --from=build /app-target/release/serviceZ /usr/local/bin/serviceZ" in out
 
 
 def test_readme_dockerfile_is_what_the_generator_writes_for_the_demo_workspace(

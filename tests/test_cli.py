@@ -38,6 +38,29 @@ def test_prepare_writes_the_recipe_and_a_one_line_summary(
     assert err.strip().startswith("Prepared recipe.json: 1 stubbed, 3 kept, 2 pruned, 1 external (")
 
 
+def test_prepare_writes_the_layer_1_recipe_beside_the_recipe_with_every_local_crate_stubbed(
+    workspace: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed")
+    assert main(["prepare", "-p", "serviceZ", "--recipe-path", "out.json"], cwd=ws.root) == 0
+    local = json.loads((ws.root / "out.json").read_text())
+    deps = json.loads((ws.root / "out.deps.json").read_text())
+    assert (local["layer"], deps["layer"]) == ("local", "deps")
+    assert {c["class"] for c in deps["crates"]} == {"stub"}
+    assert {f["role"] for f in deps["files"]} <= {"workspace", "stub"}
+    assert "; layer 1 (third-party) in out.deps.json" in capsys.readouterr().err
+
+
+def test_prepare_refuses_one_path_for_both_recipes_with_exit_code_2(
+    workspace: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed")
+    code = main(["prepare", "--recipe-path", "r.json", "--deps-recipe-path", "./r.json"], cwd=ws.root)
+    assert code == 2
+    assert "error: --deps-recipe-path and --recipe-path both name" in capsys.readouterr().err
+    assert not (ws.root / "r.json").exists()
+
+
 def test_prepare_to_stdout_prints_only_the_recipe(
     workspace: Make, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -63,7 +86,8 @@ def test_explain_prints_the_plan_and_the_inputs(workspace: Make, capsys: pytest.
     out = capsys.readouterr().out
     assert "  stub     serviceZ" in out
     assert "  prune    serviceX" in out
-    assert "The cooked layer is rebuilt when any of these change:" in out
+    assert "Layer 1, third-party (recipe.deps.json), is rebuilt when any of these change" in out
+    assert "Layer 2, local (recipe.json), is rebuilt when any of these change:" in out
     assert "  vendored/  vendored sources" in out
 
 
@@ -209,6 +233,9 @@ def twice(action: argparse.Action) -> list[str]:
     flag = action.option_strings[-1]
     if action.nargs == 0:
         return [flag, flag]
+    if action.choices:
+        first, second = list(action.choices)[:2]
+        return [flag, str(first), flag, str(second)]
     return [flag, "1", flag, "2"]
 
 

@@ -49,7 +49,7 @@ def test_dumps_is_sorted_and_round_trips_byte_for_byte() -> None:
 def test_dumps_carries_no_timestamp_absolute_path_or_tool_version() -> None:
     document = json.loads(recipe.dumps(sample()))
     assert set(document) == {"format", "version", "workspace", "packages", "bins", "crates", "vendored",
-                             "vendored_crates", "files"}  # fmt: skip
+                             "vendored_crates", "files", "layer"}  # fmt: skip
 
 
 def mutate(change: dict[str, object] | None = None, file: dict[str, object] | None = None) -> bytes:
@@ -66,7 +66,8 @@ def mutate(change: dict[str, object] | None = None, file: dict[str, object] | No
         (b"", "is empty"),
         (b"{", "is not JSON"),
         (b"[]", "not a cargo-chefpy recipe"),
-        (mutate({"version": 3}), "newer than this cargo-chefpy reads"),
+        (mutate({"version": 4}), "newer than this cargo-chefpy reads"),
+        (mutate({"layer": "third-party"}), "'layer' is"),
         (mutate(file={"path": "/etc/passwd"}), "is absolute"),
         (mutate(file={"path": "src/../../x"}), "'..'"),
         (mutate(file={"path": "a\x00b"}), "NUL"),
@@ -105,7 +106,7 @@ def test_dumps_is_json_own_encoding_with_sorted_keys_one_space_indent_and_a_fina
     data = recipe.dumps(sample())
     document = json.loads(data)
     assert data == (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=True) + "\n").encode()
-    assert document["version"] == recipe.FORMAT_VERSION == 2
+    assert document["version"] == recipe.FORMAT_VERSION == 3
 
 
 def test_dumps_is_the_same_bytes_whatever_the_order_of_the_models_tuples() -> None:

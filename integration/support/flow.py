@@ -4,6 +4,9 @@
 2. cook: an empty WORKDIR with only the recipe and the vendored directories, then `cook`; when the
    recipe bytes equal the last cooked recipe, the cooked WORKDIR is reused as is, old mtimes included,
    as a Docker cache hit does;
+   with `layers=True`, two cook stages as the generated Dockerfile has: layer 1 (`recipe.deps.json`,
+   reused when its bytes equal the last cooked ones), then layer 2 (`recipe.json`) on top of it,
+   reused only when layer 1 was and its recipe bytes are unchanged;
 3. final: the cooked WORKDIR plus `COPY . .` of the context (mtimes preserved, or all new as in a CI
    checkout), then `cargo chefpy build`.
 """
@@ -55,6 +58,13 @@ class FinalStage:
     workspace: Path
 
 
+def compiled(proc: subprocess.CompletedProcess[str]) -> frozenset[str]:
+    """The crates cargo compiled, from its `Compiling` lines."""
+    return frozenset(
+        m.group(1) for line in proc.stderr.splitlines() if (m := _COMPILING.match(line)) is not None
+    )
+
+
 def replace_tree(src: Path, dst: Path) -> None:
     """`dst` becomes an exact copy of `src`, mtimes, modes and symlinks kept (a layer saved or restored)."""
     shutil.rmtree(dst, ignore_errors=True)
@@ -74,6 +84,7 @@ class DockerFlow:
         cook_args: list[str],
         build_args: list[str],
         env: dict[str, str] | None = None,
+        layers: bool = False,
     ) -> None:
         self.tmp = tmp
         self.context = context
@@ -85,6 +96,14 @@ class DockerFlow:
         self.snapshot = tmp / "cooked-layer"
         self.cooked_recipe: bytes | None = None
         self.cooks = 0
+        self.layers = layers
+        self.deps_snapshot = tmp / "cooked-deps-layer"
+        self.deps_recipe: bytes | None = None  # the last prepared layer-1 recipe
+        self.cooked_deps: bytes | None = None
+        self.deps_cooks = 0
+        self.deps_reused = False
+        # What each cook stage of the last cook() compiled (cargo's Compiling lines): "deps", "local".
+        self.cook_compiled: dict[str, frozenset[str]] = {}
 
     def prepare(self) -> bytes:
         planner = self.tmp / "planner"
@@ -97,22 +116,58 @@ class DockerFlow:
                 env=self.env,
             )
         )
+        if self.layers:
+            self.deps_recipe = (self.tmp / "recipe.deps.json").read_bytes()
         return (self.tmp / "recipe.json").read_bytes()
 
     def _recipe_root(self, recipe: bytes) -> str:
         return str(json.loads(recipe)["workspace"])
 
     def cook(self, recipe: bytes) -> bool:
-        """Returns True when the cooked layer was reused (a cache hit)."""
+        """Returns True when the (last) cooked layer was reused (a cache hit)."""
+        self.cook_compiled = {}
+        if self.layers:
+            return self._cook_layers(recipe)
         if recipe == self.cooked_recipe:
             return True
+        self._fresh_workdir(recipe)
+        (self.workdir / "recipe.json").write_bytes(recipe)
+        self.cook_compiled["local"] = compiled(
+            ok(chefpy(["cook", *self.cook_args], self.workdir, env=self.env))
+        )
+        replace_tree(self.workdir, self.snapshot)
+        self.cooked_recipe = recipe
+        self.cooks += 1
+        return False
+
+    def _fresh_workdir(self, recipe: bytes) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True)
-        (self.workdir / "recipe.json").write_bytes(recipe)
         for vendored in json.loads(recipe)["vendored"]:
             source = self.context.parent / self._context_relative(recipe, vendored)
             copy_tree(source, self.workdir / vendored, preserve_mtimes=False)
-        ok(chefpy(["cook", *self.cook_args], self.workdir, env=self.env))
+
+    def _cook_layers(self, recipe: bytes) -> bool:
+        deps = self.deps_recipe
+        assert deps is not None, "prepare() first"
+        self.deps_reused = deps == self.cooked_deps
+        if not self.deps_reused:
+            # FROM chef; COPY recipe.deps.json; COPY vendored; RUN cook --recipe-path recipe.deps.json
+            self._fresh_workdir(deps)
+            (self.workdir / "recipe.deps.json").write_bytes(deps)
+            args = ["cook", *self.cook_args, "--recipe-path", "recipe.deps.json", "--layer", "deps"]
+            self.cook_compiled["deps"] = compiled(ok(chefpy(args, self.workdir, env=self.env)))
+            replace_tree(self.workdir, self.deps_snapshot)
+            self.cooked_deps = deps
+            self.cooked_recipe = None  # layer 2's cache hangs on layer 1
+            self.deps_cooks += 1
+        if recipe == self.cooked_recipe:
+            return True
+        # FROM deps; COPY recipe.json; RUN cook
+        replace_tree(self.deps_snapshot, self.workdir)
+        (self.workdir / "recipe.json").write_bytes(recipe)
+        args = ["cook", *self.cook_args, "--layer", "local"]
+        self.cook_compiled["local"] = compiled(ok(chefpy(args, self.workdir, env=self.env)))
         replace_tree(self.workdir, self.snapshot)
         self.cooked_recipe = recipe
         self.cooks += 1
@@ -149,11 +204,12 @@ class DockerFlow:
             chefpy(["build", *self.build_args, *(extra_build_args or [])], cwd or workspace, env=self.env)
         )
         seconds = time.monotonic() - start
-        compiled = frozenset(
-            m.group(1) for line in proc.stderr.splitlines() if (m := _COMPILING.match(line)) is not None
-        )
         return FinalStage(
-            compiled=compiled, stderr=proc.stderr, seconds=seconds, workdir=self.workdir, workspace=workspace
+            compiled=compiled(proc),
+            stderr=proc.stderr,
+            seconds=seconds,
+            workdir=self.workdir,
+            workspace=workspace,
         )
 
     def run_binary(self, stage: FinalStage, name: str, profile_dir: str = "release") -> str:
