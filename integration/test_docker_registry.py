@@ -1,11 +1,12 @@
 """A cooked layer that travels between CI runners through a real registry.
 
-Runner A is the host's engine. It builds the cook stage with inline cache metadata and pushes it to a real
-registry on loopback (Debian's `docker-registry`). Runner B is another dockerd with an empty data root, of
-each kind this host can run (Debian 12's Docker 20.10 with BuildKit 0.8; Debian 13's Docker 26.1 with
-buildx 0.13 and BuildKit 0.13). It gets only the base image, which stands in for `rust:1-bookworm` (CI
-runners pull it from Docker Hub), then builds a newer commit with `--cache-from` the registry: the cook step
-must be CACHED, and only serviceZ may compile.
+Runner A (the host's engine, or a runner of Debian 13's kind) builds the cook stage, both cooked layers
+(third-party, then local), with inline cache metadata and pushes it to a real registry on loopback
+(Debian's `docker-registry`). Runner B is another dockerd of the same kind with an empty data root (Debian
+12's Docker 20.10 with BuildKit 0.8; Debian 13's Docker 26.1 with buildx 0.13 and BuildKit 0.13). It gets
+only the base image, which stands in for `rust:1-bookworm` (CI runners pull it from Docker Hub), then builds
+a newer commit with `--cache-from` the registry: both cook steps must be CACHED, no third-party crate may
+compile, and only serviceZ may.
 
 Layers from a registry carry whole-second mtimes (containerd's tar writer), so this is also the proof that
 settling survives them.
@@ -27,7 +28,17 @@ from integration.conftest import Docker
 from integration.support.docker_engine import DockerError, Engine, EngineUnavailable, host_debian_major
 from integration.support.registry import Registry, ensure_registry, stop_registry
 from integration.support.runners import available_kinds, copy_image, start_runner, stop_runner
-from integration.test_docker_e2e import COOK, Report, Variant, assert_only_service_z_compiles, make_context
+from integration.test_docker_e2e import (
+    COOK,
+    DEPS_COOK,
+    THIRD_PARTY,
+    Report,
+    Variant,
+    assert_only_service_z_compiles,
+    compiled,
+    make_context,
+    step,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -130,7 +141,8 @@ def test_cook_layer_pushed_by_runner_a_is_cached_on_an_empty_runner_b(
             build_args={"BUILDKIT_INLINE_CACHE": "1", "SOURCE_DATE_EPOCH": epoch},
             extra=("--output", output),
         )
-    assert not pushed.step(COOK).cached, "a fresh token in libA: the first cook runs"
+    for instruction in (DEPS_COOK, COOK):  # fresh tokens in the cargo config and libA: both layers cook
+        assert not step(pushed, instruction).cached, pushed.log
     try:
         engine_b = start_runner(f"b-{kind}", kind, fresh=True)
     except EngineUnavailable as e:
@@ -148,8 +160,10 @@ def test_cook_layer_pushed_by_runner_a_is_cached_on_an_empty_runner_b(
         )
         message = b.edit_service_z()  # runner B builds a newer commit
         result = b.build(f"B: --cache-from registry ({how})", cache_from=(cook_ref,))
-        assert result.step(COOK).cached, result.log
+        for instruction in (DEPS_COOK, COOK):  # both cooked layers came from the registry
+            assert step(result, instruction).cached, result.log
         assert_only_service_z_compiles(result)
+        assert not any(compiled(s) & THIRD_PARTY for s in result.steps()), result.log
         assert message in engine_b.run(b.tag)
     finally:
         stop_runner(engine_b, kind)
