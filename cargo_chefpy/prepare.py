@@ -233,11 +233,11 @@ def _stub_spec(crate: LocalCrate, plan: Plan, crate_dirs: Collection[str] = ()) 
         names = sorted(t.name for t in package.bins)
         first = crate.name if crate.name in names else names[0]
         kept = [next(t for t in package.bins if t.name == first)]
-    nested = [d for d in crate_dirs if d != crate.directory]
+    others = set(crate_dirs) - {crate.directory}
     taken: set[str] = set()
 
     def place(target: Target | None, fallback: str) -> str:
-        path = _in_package(target.src_path, crate.directory, nested) if target is not None else None
+        path = _in_package(target.src_path, crate.directory, others) if target is not None else None
         if path is None or path in taken:
             path = f"{manifest.STUB_DIR}/{fallback}"
         taken.add(path)
@@ -259,14 +259,19 @@ def _stub_spec(crate: LocalCrate, plan: Plan, crate_dirs: Collection[str] = ()) 
     )
 
 
-def _in_package(src_path: str, directory: str, nested: Iterable[str]) -> str | None:
+def _in_package(src_path: str, directory: str, others: Collection[str]) -> str | None:
     """`src_path` relative to the package `directory`, when a recipe may carry it there: inside the
-    package, not inside another crate, a safe recipe path. None otherwise."""
+    package, not inside another crate nested in it (`others`: the other crates' directories), a safe
+    recipe path. None otherwise. (Only the directories between the file and the package are looked
+    up: a workspace of 500 crates made this quadratic.)"""
     full = normalise(src_path)
-    if not full.startswith(directory.rstrip("/") + "/"):
+    if not inside(full, directory) or full == directory:
         return None
-    if any(full.startswith(d.rstrip("/") + "/") for d in nested):
-        return None
+    parent = os.path.dirname(full)
+    while parent != directory:
+        if parent in others:
+            return None
+        parent = os.path.dirname(parent)
     rel = relative(full, directory)
     try:
         return check_path(rel, "stub")

@@ -175,7 +175,7 @@ def build_before(work: Path, repo: Path, commit: str = BEFORE_COMMIT) -> Before:
         tar.extractall(src, filter="data")
     # `-c` puts the working directory first on sys.path: the old tree's integration package is the one used.
     build = (
-        "import sys, pathlib, integration.support.zipapp as z; "
+        "import sys, pathlib, integration.zipapp as z; "  # the old tree's own module
         "print(z.build_zipapp(*map(pathlib.Path, sys.argv[1:])))"
     )
     out = subprocess.run(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cargo_chefpy import artifacts, stamp
+from cargo_chefpy import artifacts, prepare, stamp
 from cargo_chefpy.build import remove_stub_leftovers
 from cargo_chefpy.cli import main
 from cargo_chefpy.cook import missing_parents
@@ -254,3 +254,11 @@ def test_cook_and_build_refuse_release_after_the_double_dash_with_exit_2(
     assert err[0].startswith("error: --release after `--`")
     assert err[1] == "hint: pass --release before `--`, where cargo chefpy reads it"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_member_below_a_root_package_gets_its_stub_at_the_real_path() -> None:
+    """The root package's directory holds every member: it does not make a member's file 'nested'."""
+    others = {"/ws", "/ws/crates/b", "/ws/crates/a/inner"}
+    assert prepare._in_package("/ws/crates/a/src/lib.rs", "/ws/crates/a", others) == "src/lib.rs"
+    assert prepare._in_package("/ws/crates/a/inner/src/main.rs", "/ws/crates/a", others) is None
+    assert prepare._in_package("/ws/crates/b/src/lib.rs", "/ws/crates/a", others) is None
