@@ -223,14 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("extra", nargs="*", help="extra cargo arguments, after --")
 
     docker = sub.add_parser("dockerfile", help="write a multi-stage Dockerfile for this workspace")
-    once = (
-        "a Dockerfile is for one service: run `cargo chefpy dockerfile -p SERVICE "
-        "--output Dockerfile.SERVICE` once per service, "
-        "and build each with `docker build -f Dockerfile.SERVICE .`"
-    )
+    once = "an image runs one binary: pass --bin once (several services: -p A -p B, one image each)"
     docker.add_argument(
-        "-p", "--package", metavar="NAME", repeat_hint=once,
-        help="the package whose binary the image runs (one per Dockerfile)",
+        "-p", "--package", action="append", default=[], metavar="NAME",
+        help="the package whose binary the image runs; repeatable: several services, one Dockerfile with "
+        "a shared third-party stage and one image target per service (and docker-bake.hcl with --output)",
+    )  # fmt: skip
+    docker.add_argument(
+        "--all-bins", action="store_true",
+        help="one image target for every member with a binary (as several -p)",
     )  # fmt: skip
     docker.add_argument(
         "--bin", metavar="NAME", repeat_hint=once, help="the binary the image runs (one per Dockerfile)"
@@ -317,7 +318,9 @@ def _run(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
 
         return dockerfile(
             DockerfileOptions(
-                package=ns.package,
+                package=ns.package[0] if len(ns.package) == 1 else None,
+                packages=tuple(ns.package),
+                all_bins=ns.all_bins,
                 bin=ns.bin,
                 base_image=ns.base_image,
                 runtime_image=ns.runtime_image,

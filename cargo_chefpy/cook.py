@@ -358,6 +358,10 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     st = replace(st, stub_files=stub_files, stub_created_dirs=created_dirs, layer=rec.layer.value)
     if rec.layer is Layer.DEPS:
         st = replace(st, layer_files={f.path: f.digest for f in rec.files})
+        with contextlib.suppress(ChefError):  # an unreadable stamp is replaced, as before
+            earlier = stamp.read(target_dir)
+            if earlier is not None:
+                st = merge_deps_cooks(st, earlier)
     else:
         below = stamp.read(target_dir) if previous is None else previous
         if below is not None and below.layer == Layer.DEPS.value:
@@ -378,6 +382,29 @@ def merge_layer_one(st: stamp.Stamp, below: stamp.Stamp) -> stamp.Stamp:
         vendored={**below.vendored, **st.vendored},
         dirs={**below.dirs, **st.dirs},
         stub_created_dirs=tuple(sorted(set(st.stub_created_dirs) | set(below.stub_created_dirs))),
+    )
+
+
+def merge_deps_cooks(st: stamp.Stamp, earlier: stamp.Stamp) -> stamp.Stamp:
+    """A deps cook of the same recipe and options as the one before it in this target directory (one
+    cook per service in a shared layer 1, `-p serviceX` then `-p serviceY`): its stamp keeps what the
+    earlier cook recorded (the packages, the files their build scripts watch), or layer 2 and build
+    would no longer settle or check them. Any other earlier stamp is replaced, as before."""
+    same = (
+        earlier.layer == Layer.DEPS.value
+        and earlier.recipe == st.recipe
+        and earlier.workspace == st.workspace
+        and earlier.options == st.options
+    )
+    if not same:
+        return st
+    return replace(
+        st,
+        packages=tuple(sorted(set(earlier.packages) | set(st.packages))),
+        files={**earlier.files, **st.files},
+        vendored={**earlier.vendored, **st.vendored},
+        dirs={**earlier.dirs, **st.dirs},
+        stub_created_dirs=tuple(sorted(set(st.stub_created_dirs) | set(earlier.stub_created_dirs))),
     )
 
 

@@ -35,12 +35,17 @@ DEFAULT_RUNTIME_IMAGE = "debian:bookworm-slim"
 WORKDIR = "/app"  # one fixed path for every stage: cargo records absolute paths in the target dir
 TARGET_DIR = "/app-target"  # CARGO_TARGET_DIR of every stage: outside what `COPY . .` writes
 TOOL = "cargo-chefpy"
+BAKE_FILE = "docker-bake.hcl"  # beside a Dockerfile written to a file, for several services
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DockerfileOptions:
     package: str | None = None
     bin: str | None = None
+    # Several services in one Dockerfile: `-p` given more than once, or --all-bins (every member with a
+    # binary). One shared third-party stage, one image target per service.
+    packages: tuple[str, ...] = ()
+    all_bins: bool = False
     base_image: str = DEFAULT_BASE_IMAGE
     runtime_image: str = DEFAULT_RUNTIME_IMAGE
     output: str = "-"
@@ -258,6 +263,206 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Service:
+    package: str
+    binary: str
+    stage: str  # the image target: `docker build --target STAGE`
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServicesLayout:
+    """A Layout for several services: the layout prepare computes for their union."""
+
+    services: tuple[Service, ...]
+    workspace: str
+    context: str
+    vendored: tuple[str, ...]
+    target_dir: str
+    context_root: str = ""
+
+
+def stage_name(package: str) -> str:
+    """An image target (a Dockerfile stage name) for a package: lowercase, `[a-z0-9_.-]`."""
+    name = re.sub(r"[^a-z0-9_.-]", "-", package.lower())
+    return name if re.match(r"[a-z]", name) else f"service-{name}"
+
+
+def resolve_services(metadata: Metadata, packages: tuple[str, ...], all_bins: bool) -> tuple[Service, ...]:
+    """The services of a multi-service Dockerfile, in the order given (--all-bins: by name)."""
+    names = [p.name for p in _with_bins(metadata.members)] if all_bins else list(dict.fromkeys(packages))
+    if not names:
+        raise SelectionError(
+            "this workspace has no package with a binary, so there is no image to build",
+            hint="add a binary target to a member, or pass -p with a package that has one",
+        )
+    services: list[Service] = []
+    seen: dict[str, str] = {}
+    for name in names:
+        _, binary = resolve_binary(metadata, name, None)
+        stage = stage_name(name)
+        if stage in seen or stage in ("chef", "planner", "deps") or stage.startswith(("cook-", "build-")):
+            clash = seen.get(stage, "a stage of the Dockerfile")
+            raise SelectionError(
+                f"packages `{name}` and `{clash}` would share the image target `{stage}`"
+                if stage in seen
+                else f"package `{name}` would give the image target `{stage}`, the name of {clash}",
+                hint="write a Dockerfile for that package alone: cargo chefpy dockerfile -p "
+                f"{name} --output Dockerfile.{stage}",
+            )
+        seen[stage] = name
+        services.append(Service(package=name, binary=binary, stage=stage))
+    return tuple(services)
+
+
+def inspect_services(options: DockerfileOptions, *, cwd: Path, log: Log) -> ServicesLayout:
+    metadata = read_project(cwd, options.manifest_path)
+    services = resolve_services(metadata, options.packages, options.all_bins)
+    names = tuple(s.package for s in services)
+    log.debug(f"planning {' '.join(f'-p {n}' for n in names)} to find the layout of the build context")
+    prepared = prepare(Selection(packages=names, bins=()), metadata=metadata)
+    root = normalise(metadata.workspace_root)
+    target = normalise(metadata.target_directory)
+    return ServicesLayout(
+        services=services,
+        workspace=prepared.recipe.workspace,
+        context=relative(prepared.recipe_root, root),
+        vendored=prepared.recipe.vendored,
+        target_dir=relative(target, root) if inside(target, root) else "target",
+        context_root=prepared.recipe_root,
+    )
+
+
+def _services_command(options: DockerfileOptions, layout: ServicesLayout) -> str:
+    words = ["cargo chefpy dockerfile"]
+    if options.all_bins:
+        words.append("--all-bins")
+    else:
+        words += [w for s in layout.services for w in ("-p", s.package)]
+    if options.base_image != DEFAULT_BASE_IMAGE:
+        words += ["--base-image", options.base_image]
+    if options.runtime_image != DEFAULT_RUNTIME_IMAGE:
+        words += ["--runtime-image", options.runtime_image]
+    return " ".join(words)
+
+
+def render_services(layout: ServicesLayout, *, base_image: str, runtime_image: str, command: str) -> str:
+    """The Dockerfile text for several services. Pure and deterministic."""
+    names = [s.package for s in layout.services]
+    union = " ".join(f"-p {n}" for n in names)
+    where = "the workspace root" if layout.context == "." else f"`{layout.context}` from the workspace root"
+    context = "." if layout.context == "." else f"-f Dockerfile {layout.context}"
+    first = layout.services[0]
+    stages = " ".join(s.stage for s in layout.services)
+    manifest = "" if layout.workspace == "." else f" --manifest-path {_join(layout.workspace, 'Cargo.toml')}"
+    lines = [
+        f"# Dockerfile for {', '.join(names)}, written by `{command}`.",
+        "#",
+        f"# One image target per service, built with the build context at {where}:",
+        f"#   docker build --target {first.stage} -t {first.stage} {context}",
+        "# Every image at once: `docker buildx bake` (docker-bake.hcl, written beside this file by",
+        "# --output), or, without buildx, one `docker build --target` per service:",
+        f"#   for s in {stages}; do docker build --target $s -t $s {context}; done",
+        f"# The context must hold the {TOOL} zipapp, executable, beside the workspace:",
+        f"#   (cd path/to/cargo-chefpy && make zipapp) && cp path/to/cargo-chefpy/dist/{TOOL} .",
+        "# It runs on the builder image's python3 (3.11 or newer): the official rust:<version> (bookworm)",
+        "# images have it, the rust:<version>-slim images do not.",
+        "# Keep target/ out of the context with a .dockerignore that lists `target/` (a smaller context;",
+        f"# cargo builds in {TARGET_DIR}, so a stray target/ cannot clobber the cooked outputs anyway).",
+        f"# Every stage uses WORKDIR {WORKDIR}: cook and build must run at the same absolute path.",
+        "#",
+        "# Feature unification: cargo compiles a third-party crate with the union of the features that the",
+        "# packages of ONE invocation ask for, so a layer cooked once for all services could hold units",
+        "# that one service's own build (`-p SERVICE`) does not use, and that build would compile the crate",
+        "# again. So the shared deps stage cooks the one third-party recipe once per service, with that",
+        "# service's -p: the target directory then holds each service's exact units. A crate that every",
+        "# service uses alike compiles once; one whose features differ between services compiles once per",
+        "# feature set; none compiles in the cook-* and build-* stages.",
+        "",
+        f"ARG BASE_IMAGE={base_image}",
+        f"ARG RUNTIME_IMAGE={runtime_image}",
+        "",
+        "# chef: the Rust toolchain and cargo-chefpy.",
+        "FROM ${BASE_IMAGE} AS chef",
+        _copy(TOOL, f"/usr/local/bin/{TOOL}"),
+        f"WORKDIR {WORKDIR}",
+        f"ENV CARGO_TARGET_DIR={TARGET_DIR}",
+        "",
+        "# planner: the whole context in; out: recipe.deps.json (layer 1, shared: what decides how the",
+        "# third-party crates of every service compile) and one recipe.SERVICE.json per service (layer 2:",
+        "# the local crates that service needs).",
+        "FROM chef AS planner",
+        "COPY . .",
+        f"RUN cargo chefpy prepare{manifest} {union} --recipe-path recipe.all.json "
+        "--deps-recipe-path recipe.deps.json",
+    ]
+    lines += [
+        f"RUN cargo chefpy prepare{manifest} -p {s.package} --recipe-path recipe.{s.package}.json"
+        for s in layout.services
+    ]
+    lines += [
+        "",
+        "# deps (layer 1, shared by every service): compiles every third-party crate, one cook per service",
+        "# (see feature unification above). Reused until a third-party dependency, its features or lock",
+        "# entry, the cargo config or the toolchain changes: editing a local crate never reruns it.",
+    ]
+    if layout.vendored:
+        lines.append("# The last letter in brackets is a wildcard: without the directory in the")
+        lines.append("# context, the build still reaches cook, which says what is missing.")
+    lines += ["FROM chef AS deps", _copy(f"{WORKDIR}/recipe.deps.json", "recipe.deps.json", stage="planner")]
+    lines += [_copy(_tolerant(v), f"{v}/") for v in layout.vendored]
+    lines += [f"RUN cargo chefpy cook --release -p {n} --recipe-path recipe.deps.json" for n in names]
+    for s in layout.services:
+        lines += [
+            "",
+            f"# {s.package}: its local crates on top of the shared layer 1 (cook-{s.stage}), the",
+            f"# whole context (build-{s.stage}: only {s.package}'s own crate compiles), the image",
+            f"# ({s.stage}).",
+            f"FROM deps AS cook-{s.stage}",
+            _copy(f"{WORKDIR}/recipe.{s.package}.json", "recipe.json", stage="planner"),
+            f"RUN cargo chefpy cook --release -p {s.package}",
+            "",
+            f"FROM cook-{s.stage} AS build-{s.stage}",
+            "COPY . .",
+        ]
+        if layout.workspace != ".":
+            lines.append(f"WORKDIR {_join(WORKDIR, layout.workspace)}")
+        lines += [
+            f"RUN cargo chefpy build --release -p {s.package}",
+            "",
+            f"FROM ${{RUNTIME_IMAGE}} AS {s.stage}",
+            _copy(
+                _join(TARGET_DIR, "release", s.binary), f"/usr/local/bin/{s.binary}", stage=f"build-{s.stage}"
+            ),
+            f"ENTRYPOINT {json.dumps([f'/usr/local/bin/{s.binary}'])}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def render_bake(layout: ServicesLayout, *, dockerfile: str, context: str, command: str) -> str:
+    """docker-bake.hcl: one target per service, and a `default` group of them all. `dockerfile` is
+    relative to `context`, `context` to the bake file's directory."""
+    lines = [
+        f"# docker-bake.hcl, written by `{command}`.",
+        "# `docker buildx bake` builds every service image; `docker buildx bake SERVICE` builds one.",
+        "",
+        'group "default" {',
+        f"  targets = {json.dumps([s.stage for s in layout.services])}",
+        "}",
+    ]
+    for s in layout.services:
+        lines += [
+            "",
+            f"target {json.dumps(s.stage)} {{",
+            f"  context    = {json.dumps(context)}",
+            f"  dockerfile = {json.dumps(dockerfile)}",
+            f"  target     = {json.dumps(s.stage)}",
+            f"  tags       = {json.dumps([f'{s.stage}:latest'])}",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def _check_image(flag: str, image: str) -> None:
     if not image or re.search(r"\s", image):
         raise UsageError(
@@ -272,6 +477,8 @@ def dockerfile(options: DockerfileOptions, *, cwd: Path, log: Log) -> int:
     full = None if output is None else output if output.is_absolute() else cwd / output
     if full is not None:
         check_output(full, what="output path")
+    if options.all_bins or len(options.packages) > 1:
+        return _services_dockerfile(options, output, full, cwd=cwd, log=log)
     layout = inspect(options, cwd=cwd, log=log)
     text = render(
         layout,
@@ -283,6 +490,47 @@ def dockerfile(options: DockerfileOptions, *, cwd: Path, log: Log) -> int:
     write_output(full, text.encode(), what="Dockerfile", to_file="--output FILE")
     log.status("Wrote", f"a Dockerfile for {layout.binary} to {output or 'stdout'}")
     context = Path(layout.context_root or cwd)
+    keep_out = (_join(layout.workspace, layout.target_dir), ".git")
+    dockerignore.ensure(
+        context, keep_out, write=to_file, shown=dockerignore.shown_path(context, cwd), log=log
+    )
+    return 0
+
+
+def _services_dockerfile(
+    options: DockerfileOptions, output: Path | None, full: Path | None, *, cwd: Path, log: Log
+) -> int:
+    if options.all_bins and options.packages:
+        raise UsageError(
+            "--all-bins and -p both choose the services", hint="pass either --all-bins or the -p flags"
+        )
+    if options.bin is not None:
+        raise UsageError(
+            "--bin picks the binary of one image; with several services each image runs its package's binary",
+            hint="drop --bin, or write that service's Dockerfile alone: -p PACKAGE --bin NAME",
+        )
+    layout = inspect_services(options, cwd=cwd, log=log)
+    command = _services_command(options, layout)
+    text = render_services(
+        layout, base_image=options.base_image, runtime_image=options.runtime_image, command=command
+    )
+    to_file = full is not None and _is_file(full)
+    bake = None if full is None or not to_file else full.parent / BAKE_FILE
+    if bake is not None:
+        check_output(bake, what="bake file path")
+    write_output(full, text.encode(), what="Dockerfile", to_file="--output FILE")
+    names = ", ".join(s.package for s in layout.services)
+    log.status("Wrote", f"a Dockerfile for {names} to {output or 'stdout'}")
+    context = Path(layout.context_root or cwd)
+    if bake is not None and full is not None:
+        hcl = render_bake(
+            layout,
+            dockerfile=Path(os.path.relpath(full, context)).as_posix(),
+            context=Path(os.path.relpath(context, full.parent)).as_posix(),
+            command=command,
+        )
+        write_output(bake, hcl.encode(), what="bake file")
+        log.status("Wrote", f"{os.path.relpath(bake, cwd)}: `docker buildx bake` builds every image")
     keep_out = (_join(layout.workspace, layout.target_dir), ".git")
     dockerignore.ensure(
         context, keep_out, write=to_file, shown=dockerignore.shown_path(context, cwd), log=log

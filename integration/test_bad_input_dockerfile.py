@@ -63,13 +63,30 @@ def dockerfile_manifest_path_too_long(lab: Lab) -> Run:
 
 @case(
     2,
-    "dockerfile: -p given twice (one Dockerfile is for one service)",
-    "-p/--package given twice",
-    "once per service",
+    "dockerfile: --bin given twice (an image runs one binary)",
+    "--bin given twice",
+    "pass --bin once",
 )
-def dockerfile_repeated_package(lab: Lab) -> Run:
+def dockerfile_repeated_bin(lab: Lab) -> Run:
     ws = lab.workspace()
-    return Run(["dockerfile", "-p", "serviceX", "-p", "serviceY", "-p", "serviceZ"], ws, (ws,))
+    return Run(["dockerfile", "--bin", "serviceX", "--bin", "serviceY"], ws, (ws,))
+
+
+@case(
+    2,
+    "dockerfile: several -p with --bin (each image runs its own package's binary)",
+    "--bin picks the binary of one image",
+    "drop --bin",
+)
+def dockerfile_services_with_bin(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["dockerfile", "-p", "serviceX", "-p", "serviceY", "--bin", "serviceX"], ws, (ws,))
+
+
+@case(4, "dockerfile: several -p, one of them unknown", "matches no member", "serviceX")
+def dockerfile_services_unknown(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["dockerfile", "-p", "serviceX", "-p", "servicX2"], ws, (ws,))
 
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])

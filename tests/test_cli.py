@@ -280,16 +280,38 @@ def test_dockerfile_help_describes_every_option(capsys: pytest.CaptureFixture[st
         assert needle in text
 
 
-def test_repeated_dockerfile_packages_are_refused_with_a_hint_to_run_it_once_per_service(
+def test_a_repeated_dockerfile_bin_is_refused_with_a_hint_to_pass_it_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["dockerfile", "-p", "serviceX", "-p", "serviceY", "-p", "serviceZ"]
-    assert main(argv, cwd=tmp_path) == 2
+    assert main(["dockerfile", "--bin", "a", "--bin", "b"], cwd=tmp_path) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "error: -p/--package given twice (serviceX, then serviceY); it takes one value",
-        "hint: a Dockerfile is for one service: run `cargo chefpy dockerfile -p SERVICE --output "
-        "Dockerfile.SERVICE` once per service, and build each with `docker build -f Dockerfile.SERVICE .`",
+        "error: --bin given twice (a, then b); it takes one value",
+        "hint: an image runs one binary: pass --bin once (several services: -p A -p B, one image each)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["-p", "serviceX", "-p", "serviceY", "--bin", "x"], "error: --bin picks the binary of one image"),
+        (["--all-bins", "-p", "serviceX"], "error: --all-bins and -p both choose the services"),
+    ],
+    ids=["several -p with --bin", "--all-bins with -p"],
+)
+def test_a_multi_service_dockerfile_refuses_flags_that_choose_one_binary_or_conflict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], error: str
+) -> None:
+    assert main(["dockerfile", *argv], cwd=tmp_path) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(error)
+    assert lines[1].startswith("hint: ")
+
+
+def test_repeated_dockerfile_packages_reach_the_generator_in_order() -> None:
+    ns = build_parser().parse_args(["dockerfile", "-p", "serviceY", "--package", "serviceX"])
+    assert ns.package == ["serviceY", "serviceX"]
+    assert ns.all_bins is False
 
 
 def test_repeated_packages_reach_prepare_and_cook_in_order() -> None:

@@ -1,0 +1,65 @@
+"""Several services in one Dockerfile, with real cargo: the stages of `dockerfile -p serviceX -p serviceY
+-p serviceZ` run in one fixed WORKDIR, as Docker runs them.
+
+The shared deps stage cooks the one third-party recipe once per service (against cargo's feature
+unification across the packages of one invocation); each service's layer-2 cook and final build then
+compile no third-party crate. "Compiled" is read from cargo's `Compiling` lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+from integration.support.flow import chefpy, compiled, ok, replace_tree
+from integration.support.workspaces import copy_tree, write_seed
+
+SERVICES = ("serviceX", "serviceY", "serviceZ")
+
+
+def third_party(root: Path) -> set[str]:
+    lock = tomllib.loads((root / "Cargo.lock").read_text())
+    return {p["name"] for p in lock["package"] if "source" in p}
+
+
+def test_a_shared_deps_layer_cooked_once_per_service_leaves_no_third_party_crate_to_any_service(
+    tmp_path: Path,
+) -> None:
+    context = tmp_path / "context"
+    write_seed(context)
+    planner = tmp_path / "planner"
+    copy_tree(context, planner, preserve_mtimes=True)
+    union = [w for s in SERVICES for w in ("-p", s)]
+    ok(chefpy(["prepare", *union, "--recipe-path", "all.json", "--deps-recipe-path", "deps.json"], planner))
+    for s in SERVICES:
+        ok(chefpy(["prepare", "-p", s, "--recipe-path", f"{s}.json"], planner))
+
+    app, target = tmp_path / "app", tmp_path / "app-target"
+    env = {**os.environ, "CARGO_TARGET_DIR": str(target)}
+    app.mkdir()
+    (app / "deps.json").write_bytes((planner / "deps.json").read_bytes())
+    copy_tree(context / "vendored", app / "vendored", preserve_mtimes=True)
+    deps_compiled: Counter[str] = Counter()
+    for s in SERVICES:  # the deps stage: one cook per service
+        proc = ok(chefpy(["cook", "--release", "-p", s, "--recipe-path", "deps.json"], app, env=env))
+        deps_compiled.update(compiled(proc) & third_party(context))
+    stamp = json.loads((target / "cargo-chefpy-stamp.json").read_text())
+    assert stamp["packages"] == list(SERVICES), "each deps cook keeps what the earlier ones recorded"
+    # This seed's services ask the same features of every third-party crate they share: each compiles once.
+    assert deps_compiled == Counter(third_party(context)), deps_compiled
+
+    saved_app, saved_target = tmp_path / "deps-app", tmp_path / "deps-target"
+    replace_tree(app, saved_app)
+    replace_tree(target, saved_target)
+    for s in SERVICES:  # each service's cook and build stages, FROM deps
+        replace_tree(saved_app, app)
+        replace_tree(saved_target, target)
+        (app / "recipe.json").write_bytes((planner / f"{s}.json").read_bytes())
+        cook = ok(chefpy(["cook", "--release", "-p", s], app, env=env))
+        assert not compiled(cook) & third_party(context), (s, cook.stderr)
+        copy_tree(context, app, preserve_mtimes=False)  # COPY . . in a fresh checkout: new mtimes
+        build = ok(chefpy(["build", "--release", "-p", s], app, env=env))
+        assert compiled(build) == {s}, (s, build.stderr)
