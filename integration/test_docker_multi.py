@@ -54,8 +54,6 @@ class Services:
 
 @pytest.fixture(scope="module")
 def services(docker: Docker, zipapp: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    if docker.kind != "host":
-        pytest.skip("three service images per engine take minutes: the host engine only (time box)")
     context = write_seed(tmp_path_factory.mktemp("multi") / "ws").root
     shutil.copy2(zipapp, context / "cargo-chefpy")
     # A fresh third-party layer: the cargo config is in the deps recipe.
@@ -81,14 +79,16 @@ def edit_service_z(context: Path) -> None:
     main_rs.write_text(text)
 
 
-def assert_only_service_z_compiles(results: dict[str, BuildResult]) -> None:
-    for s in ("serviceX", "serviceY"):
-        ran = [
-            st.name for st in results[s].steps() if not st.cached and not st.instruction.startswith("FROM")
-        ]
-        assert not ran, (s, ran)
-        assert not compiling(results[s]), (s, compiling(results[s]))
-    assert compiling(results["serviceZ"]) == Counter({"serviceZ": 1}), results["serviceZ"].log
+def assert_only_the_services_own_crates_compile(results: dict[str, BuildResult]) -> None:
+    """After an edit to serviceZ, every cooked layer of every image is CACHED, and each image's final stage
+    compiles its own service alone: serviceZ because it changed, serviceX and serviceY because their
+    final stage copies the whole context (`COPY . .`), which the edit changed, and starts from a cooked
+    layer without their own outputs. No library and no third-party crate compiles anywhere."""
+    for s in SERVICES:
+        cooked = [st for st in results[s].steps() if st.stage == "deps" or st.stage.startswith("cook-")]
+        assert cooked, [st.name for st in results[s].steps()]
+        assert all(st.cached for st in cooked), (s, [st.name for st in cooked if not st.cached])
+        assert compiling(results[s]) == Counter({s: 1}), (s, compiling(results[s]))
 
 
 def test_a_fresh_third_party_layer_compiles_each_third_party_crate_once_across_the_three_images(
@@ -106,15 +106,15 @@ def test_a_fresh_third_party_layer_compiles_each_third_party_crate_once_across_t
         assert out.strip(), s
 
 
-def test_after_an_edit_to_service_z_only_service_z_compiles_and_the_other_images_are_cached(
+def test_after_an_edit_to_service_z_every_cooked_layer_is_cached_and_each_image_compiles_only_its_service(
     services: Services,
 ) -> None:
     services.build_all()
     edit_service_z(services.context)
-    assert_only_service_z_compiles(services.build_all())
+    assert_only_the_services_own_crates_compile(services.build_all())
 
 
-def test_a_host_target_dir_in_the_context_still_compiles_only_service_z(services: Services) -> None:
+def test_a_host_target_dir_in_the_context_changes_nothing_that_compiles(services: Services) -> None:
     services.build_all()
     (services.context / ".dockerignore").unlink(missing_ok=True)  # let target/ into the context
     junk = services.context / "target/release"
@@ -123,8 +123,5 @@ def test_a_host_target_dir_in_the_context_still_compiles_only_service_z(services
     (junk / ".fingerprint").mkdir(exist_ok=True)
     (junk / ".fingerprint" / "junk").write_text("junk")
     edit_service_z(services.context)
-    results = services.build_all()
-    # The context changed for every image (target/ is in it now): their COPY . . reruns, nothing compiles.
-    for s in ("serviceX", "serviceY"):
-        assert not compiling(results[s]), (s, compiling(results[s]))
-    assert compiling(results["serviceZ"]) == Counter({"serviceZ": 1}), results["serviceZ"].log
+    # The cooked target directory is /app-target, outside the copied tree: the junk target/ changes nothing.
+    assert_only_the_services_own_crates_compile(services.build_all())
