@@ -321,6 +321,19 @@ def inspect_services(options: DockerfileOptions, *, cwd: Path, log: Log) -> Serv
     names = tuple(s.package for s in services)
     log.debug(f"planning {' '.join(f'-p {n}' for n in names)} to find the layout of the build context")
     prepared = prepare(Selection(packages=names, bins=()), metadata=metadata)
+    # Each service's own (layer-2) recipe must sit where the shared layer 1 does: with a path dependency
+    # outside the workspace used by some services only, its recipe would root elsewhere, and its local
+    # cook would land in a second workspace beside the shared one (nothing it compiled reused).
+    for service in services:
+        own = prepare(Selection(packages=(service.package,), bins=()), metadata=metadata)
+        if own.recipe_root != prepared.recipe_root:
+            raise SelectionError(
+                f"{service.package}'s recipe is rooted at {own.recipe_root}, the shared third-party layer's "
+                f"at {prepared.recipe_root} (a path dependency outside the workspace that only some of "
+                "the services use), so they cannot share one Dockerfile's layers",
+                hint=f"write one Dockerfile per service: `cargo chefpy dockerfile -p {service.package} "
+                f"--output Dockerfile.{service.package}`",
+            )
     root = normalise(metadata.workspace_root)
     target = normalise(metadata.target_directory)
     return ServicesLayout(

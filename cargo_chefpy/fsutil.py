@@ -47,6 +47,8 @@ def _hint(exc: OSError) -> str:
         return "use a shorter path: each name at most 255 bytes, the whole path at most 4096"
     if exc.errno == errno.ELOOP:
         return "remove or fix the looping symlink on that path"
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "create the directory the path names first, or choose a path in an existing directory"
     return "choose a writable location, or free space, and run again"
 
 
@@ -109,8 +111,14 @@ def set_mtime(path: Path, mtime: float) -> bool:
 
 
 def check_output(path: Path, *, what: str) -> None:
-    """Refuse, before any work is done, an output path that `write_output` would refuse."""
-    _output_target(path, what=what)
+    """Refuse, before any work is done, an output path that `write_output` would refuse, or that could
+    not be created (its directory is missing)."""
+    target, stream, _ = _output_target(path, what=what)
+    if not stream and not target.parent.is_dir():
+        raise WriteError(
+            f"the {what} {path} cannot be written: its directory {target.parent} does not exist",
+            hint="create the directory first, or choose a path in an existing directory",
+        )
 
 
 def _output_target(path: Path, *, what: str) -> tuple[Path, bool, int | None]:

@@ -682,20 +682,25 @@ def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log:
 
 
 def _undo_write(path: Path | None) -> Callable[[], None]:
-    """How to put the regular file at `path` back as it is now (absent: removed); streams cannot be."""
-    if path is None or (os.path.lexists(path) and not path.is_file()):
+    """How to put the regular file that an output to `path` replaces back as it is now (absent: removed).
+    A symlink is followed, as fsutil.write_output follows it: the file behind it is restored, the link
+    stays. A stream (device, pipe) cannot be restored."""
+    if path is None:
+        return lambda: None
+    target = Path(os.path.realpath(path))  # what write_output replaces, a symlink's target included
+    if os.path.lexists(target) and not target.is_file():
         return lambda: None
     try:
-        old = path.read_bytes() if os.path.lexists(path) else None
+        old = target.read_bytes() if os.path.lexists(target) else None
     except OSError:
         return lambda: None
 
     def undo() -> None:
         with contextlib.suppress(OSError):
             if old is None:
-                os.unlink(path)
+                os.unlink(target)
             else:
-                fsutil.atomic_write(path, old)
+                fsutil.atomic_write(target, old)
 
     return undo
 

@@ -238,10 +238,18 @@ def prepare_recipe_path_is_a_directory(lab: Lab) -> Run:
     return prepare_in(ws, "-p", "serviceZ", "--recipe-path", "out")
 
 
-@case(6, "prepare: --recipe-path in a directory that does not exist", "could not write")
+@case(
+    6, "prepare: --recipe-path in a directory that does not exist", "does not exist", "create the directory"
+)
 def prepare_recipe_path_in_missing_directory(lab: Lab) -> Run:
     ws = lab.workspace()
     return prepare_in(ws, "-p", "serviceZ", "--recipe-path", "no/such/dir/recipe.json")
+
+
+@case(6, "prepare: --deps-recipe-path in a directory that does not exist", "does not exist")
+def prepare_deps_recipe_path_in_a_missing_directory(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return prepare_in(ws, "-p", "serviceZ", "--deps-recipe-path", "nodir/deps.json")
 
 
 @case(6, "prepare: --recipe-path on a read-only file system", "could not write", "read-only")

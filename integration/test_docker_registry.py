@@ -169,3 +169,63 @@ def test_cook_layer_pushed_by_runner_a_is_cached_on_an_empty_runner_b(
         stop_runner(engine_b, kind)
         with contextlib.suppress(DockerError):
             engine_a.docker_cmd("image", "rm", "--force", cook_ref, *sorted(a.images))
+
+
+@pytest.mark.parametrize("kind", available_kinds() or ["none"])
+def test_the_shared_third_party_layer_of_several_services_travels_through_the_registry(
+    *,
+    kind: str,
+    host_docker: Docker,
+    runners_a: dict[str, Engine],
+    registry: Registry,
+    zipapp: Path,
+    e2e_report: Report,
+    tmp_path: Path,
+) -> None:
+    """`dockerfile -p serviceX -p serviceY -p serviceZ`: runner A pushes each service's cook stage (the
+    shared deps stage below it); an empty runner B builds serviceZ's image with `--cache-from` it."""
+    if kind == "none" or kind not in runners_a:
+        pytest.skip(f"no runner A of kind {kind} here")
+    engine_a, base = runners_a[kind], host_docker.base
+    context = make_context(tmp_path / "ws", zipapp)
+    args = ["dockerfile", "-p", "serviceX", "-p", "serviceY", "-p", "serviceZ"]
+    argv = [sys.executable, str(zipapp), *args, "--base-image", base, "--runtime-image", base]
+    subprocess.run([*argv, "--output", "Dockerfile"], cwd=context, check=True, capture_output=True)
+    token = uuid.uuid4().hex[:12]
+    refs = {
+        s: registry.ref(f"cargo-chefpy-e2e/{s}", f"cook-{token}")
+        for s in ("servicex", "servicey", "servicez")
+    }
+    a = Variant(
+        name=f"A {kind} (3 services)", engine=engine_a, context=context, build_args={}, report=e2e_report
+    )
+    for service, ref in refs.items():
+        a.build(
+            f"A: cook-{service}", target=f"cook-{service}", tag=ref, build_args={"BUILDKIT_INLINE_CACHE": "1"}
+        )
+        engine_a.docker_cmd("push", ref)
+    try:
+        engine_b = start_runner(f"b-{kind}", kind, fresh=True)
+    except EngineUnavailable as e:
+        pytest.skip(str(e))
+    try:
+        copy_image(host_docker.engine, engine_b, base)
+        b = Variant(
+            name=f"B {kind} (3 services)",
+            engine=engine_b,
+            context=context,
+            build_args={},
+            report=e2e_report,
+            tags=[f"cargo-chefpy-e2e/registry-servicez:{token}"],
+        )
+        message = b.edit_service_z()
+        result = b.build("B: servicez --cache-from", target="servicez", cache_from=(refs["servicez"],))
+        cooks = [s for s in result.steps() if "cargo chefpy cook" in s.instruction]
+        assert len(cooks) == 4, [s.name for s in result.steps()]  # three deps cooks, then cook-servicez
+        assert all(s.cached for s in cooks), result.log
+        assert_only_service_z_compiles(result)
+        assert message in engine_b.run(b.tag)
+    finally:
+        stop_runner(engine_b, kind)
+        with contextlib.suppress(DockerError):
+            engine_a.docker_cmd("image", "rm", "--force", *refs.values(), *sorted(a.images))

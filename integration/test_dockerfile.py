@@ -14,7 +14,7 @@ import pytest
 
 from cargo_chefpy.cli import main
 from integration.support.flow import ROOT, chefpy
-from integration.support.workspaces import ALL_OPTIONS, write_seed
+from integration.support.workspaces import ALL_OPTIONS, run_cargo, write_seed
 
 README = ROOT / "README.md"
 BEGIN, END = "<!-- dockerfile:begin -->", "<!-- dockerfile:end -->"
@@ -211,3 +211,30 @@ def test_as_a_child_process_stdout_holds_only_the_dockerfile_and_a_file_output_w
     assert (root / "Dockerfile").read_text() == expected
     assert (root / ".dockerignore").read_text().splitlines()[1:] == readme_block("dockerignore").splitlines()
     assert "warning" not in proc.stderr
+
+
+def test_services_whose_recipes_root_apart_are_refused_with_a_hint_to_write_one_dockerfile_each(
+    tmp_path: Path,
+) -> None:
+    """svcy alone uses a path dependency outside the workspace: its recipe is rooted one level up, so
+    its local cook would land beside the shared third-party layer's workspace, not on it."""
+    ws = tmp_path / "ws"
+    for name, deps in (("svcx", ""), ("svcy", 'ext = { path = "../../ext" }\n')):
+        (ws / name / "src").mkdir(parents=True)
+        (ws / name / "Cargo.toml").write_text(
+            f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n{deps}'
+        )
+        (ws / name / "src/main.rs").write_text("fn main() {}\n")
+    (tmp_path / "ext/src").mkdir(parents=True)
+    (tmp_path / "ext/Cargo.toml").write_text('[package]\nname = "ext"\nversion = "0.1.0"\nedition = "2021"\n')
+    (tmp_path / "ext/src/lib.rs").write_text("")
+    (ws / "Cargo.toml").write_text('[workspace]\nmembers = ["svcx", "svcy"]\nresolver = "2"\n')
+    assert chefpy(["prepare", "--recipe-path", "-", "-q"], ws).returncode == 3  # no lock yet
+    run_cargo(["generate-lockfile", "--offline"], ws)
+    proc = chefpy(["dockerfile", "-p", "svcx", "-p", "svcy"], ws)
+    assert proc.returncode == 4, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["error", "hint"], proc.stderr
+    assert "svcx's recipe is rooted at" in lines[0]
+    assert "cargo chefpy dockerfile -p svcx --output Dockerfile.svcx" in lines[1]
+    assert proc.stdout == ""

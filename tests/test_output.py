@@ -276,3 +276,26 @@ def test_remove_tree_never_follows_a_symlink(tmp_path: Path) -> None:
     fsutil.remove_tree(top_link)
     assert not top_link.is_symlink()
     assert (keep / "f").read_text() == "mine\n"
+
+
+def test_undoing_a_recipe_written_through_a_symlink_restores_the_target_and_keeps_the_link(
+    tmp_path: Path,
+) -> None:
+    from cargo_chefpy.prepare import _undo_write
+
+    real = tmp_path / "real.json"
+    real.write_bytes(b'{"old": 1}\n')
+    link = tmp_path / "link.json"
+    link.symlink_to("real.json")
+    undo = _undo_write(link)
+    fsutil.write_output(link, b'{"new": 2}\n', what="deps recipe")
+    assert real.read_bytes() == b'{"new": 2}\n'
+    undo()
+    assert link.is_symlink()
+    assert real.read_bytes() == b'{"old": 1}\n'
+
+
+def test_an_output_in_a_missing_directory_is_refused_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(WriteError, match="does not exist") as info:
+        fsutil.check_output(tmp_path / "nodir" / "recipe.json", what="recipe path")
+    assert "create the directory" in info.value.hint
