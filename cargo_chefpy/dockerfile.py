@@ -186,6 +186,20 @@ def _command(options: DockerfileOptions, layout: Layout) -> str:
     return " ".join(words)
 
 
+def _chef_stage(base_image: str, runtime_image: str) -> list[str]:
+    """The image arguments and the `chef` stage every Dockerfile starts from."""
+    return [
+        f"ARG BASE_IMAGE={base_image}",
+        f"ARG RUNTIME_IMAGE={runtime_image}",
+        "",
+        "# chef: the Rust toolchain and cargo-chefpy.",
+        "FROM ${BASE_IMAGE} AS chef",
+        _copy(TOOL, f"/usr/local/bin/{TOOL}"),
+        f"WORKDIR {WORKDIR}",
+        f"ENV CARGO_TARGET_DIR={TARGET_DIR}",
+    ]
+
+
 def render(layout: Layout, *, base_image: str, runtime_image: str, command: str) -> str:
     """The Dockerfile text. Pure and deterministic."""
     sel = " ".join(layout.selection)
@@ -205,14 +219,7 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
         f"# cargo builds in {TARGET_DIR}, so a stray target/ cannot clobber the cooked outputs anyway).",
         f"# Every stage uses WORKDIR {WORKDIR}: cook and build must run at the same absolute path.",
         "",
-        f"ARG BASE_IMAGE={base_image}",
-        f"ARG RUNTIME_IMAGE={runtime_image}",
-        "",
-        "# chef: the Rust toolchain and cargo-chefpy.",
-        "FROM ${BASE_IMAGE} AS chef",
-        _copy(TOOL, f"/usr/local/bin/{TOOL}"),
-        f"WORKDIR {WORKDIR}",
-        f"ENV CARGO_TARGET_DIR={TARGET_DIR}",
+        *_chef_stage(base_image, runtime_image),
         "",
         "# planner: the whole context in, two recipes out: recipe.deps.json (layer 1: what decides how",
         "# the third-party crates compile) and recipe.json (layer 2: the local crates "
@@ -392,14 +399,7 @@ def render_services(layout: ServicesLayout, *, base_image: str, runtime_image: s
         "# service uses alike compiles once; one whose features differ between services compiles once per",
         "# feature set; none compiles in the cook-* and build-* stages.",
         "",
-        f"ARG BASE_IMAGE={base_image}",
-        f"ARG RUNTIME_IMAGE={runtime_image}",
-        "",
-        "# chef: the Rust toolchain and cargo-chefpy.",
-        "FROM ${BASE_IMAGE} AS chef",
-        _copy(TOOL, f"/usr/local/bin/{TOOL}"),
-        f"WORKDIR {WORKDIR}",
-        f"ENV CARGO_TARGET_DIR={TARGET_DIR}",
+        *_chef_stage(base_image, runtime_image),
         "",
         "# planner: the whole context in; out: recipe.deps.json (layer 1, shared: what decides how the",
         "# third-party crates of every service compile) and one recipe.SERVICE.json per service (layer 2:",
