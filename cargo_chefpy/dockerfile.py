@@ -200,6 +200,16 @@ def _chef_stage(base_image: str, runtime_image: str) -> list[str]:
     ]
 
 
+def _deps_stage(vendored: tuple[str, ...]) -> list[str]:
+    """The head of the `deps` stage (layer 1): the third-party recipe and the vendored directories."""
+    lines = []
+    if vendored:
+        lines.append("# The last letter in brackets is a wildcard: without the directory in the")
+        lines.append("# context, the build still reaches cook, which says what is missing.")
+    lines += ["FROM chef AS deps", _copy(f"{WORKDIR}/recipe.deps.json", "recipe.deps.json", stage="planner")]
+    return lines + [_copy(_tolerant(v), f"{v}/") for v in vendored]
+
+
 def render(layout: Layout, *, base_image: str, runtime_image: str, command: str) -> str:
     """The Dockerfile text. Pure and deterministic."""
     sel = " ".join(layout.selection)
@@ -235,11 +245,7 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
         "# features or lock entry, the cargo config or the toolchain changes: editing a local crate,",
         "# its version or its metadata never reruns it.",
     ]
-    if layout.vendored:
-        lines.append("# The last letter in brackets is a wildcard: without the directory in the")
-        lines.append("# context, the build still reaches cook, which says what is missing.")
-    lines += ["FROM chef AS deps", _copy(f"{WORKDIR}/recipe.deps.json", "recipe.deps.json", stage="planner")]
-    lines += [_copy(_tolerant(v), f"{v}/") for v in layout.vendored]
+    lines += _deps_stage(layout.vendored)
     lines += [
         f"RUN cargo chefpy cook --release {sel} --recipe-path recipe.deps.json",
         "",
@@ -419,11 +425,7 @@ def render_services(layout: ServicesLayout, *, base_image: str, runtime_image: s
         "# (see feature unification above). Reused until a third-party dependency, its features or lock",
         "# entry, the cargo config or the toolchain changes: editing a local crate never reruns it.",
     ]
-    if layout.vendored:
-        lines.append("# The last letter in brackets is a wildcard: without the directory in the")
-        lines.append("# context, the build still reaches cook, which says what is missing.")
-    lines += ["FROM chef AS deps", _copy(f"{WORKDIR}/recipe.deps.json", "recipe.deps.json", stage="planner")]
-    lines += [_copy(_tolerant(v), f"{v}/") for v in layout.vendored]
+    lines += _deps_stage(layout.vendored)
     lines += [f"RUN cargo chefpy cook --release -p {n} --recipe-path recipe.deps.json" for n in names]
     for s in layout.services:
         lines += [

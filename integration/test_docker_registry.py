@@ -80,6 +80,21 @@ def _cases() -> list[tuple[str, str]]:
     return cases or [("none", "")]
 
 
+@contextlib.contextmanager
+def empty_runner_b(kind: str, host_docker: Docker) -> Iterator[Engine]:
+    """Runner B: an engine of `kind` with an empty data root and only the base image (a CI runner's
+    `FROM rust:...` pull); the test skips, with the reason, where it cannot start."""
+    try:
+        engine = start_runner(f"b-{kind}", kind, fresh=True)
+    except EngineUnavailable as e:
+        pytest.skip(str(e))
+    try:
+        copy_image(host_docker.engine, engine, host_docker.base)
+        yield engine
+    finally:
+        stop_runner(engine, kind)
+
+
 @pytest.fixture(scope="module")
 def runners_a(host_docker: Docker) -> Iterator[dict[str, Engine]]:
     """Runner A of each kind: the host's engine for the host's kind, a runner of its own for the other."""
@@ -144,29 +159,24 @@ def test_cook_layer_pushed_by_runner_a_is_cached_on_an_empty_runner_b(
     for instruction in (DEPS_COOK, COOK):  # fresh tokens in the cargo config and libA: both layers cook
         assert not step(pushed, instruction).cached, pushed.log
     try:
-        engine_b = start_runner(f"b-{kind}", kind, fresh=True)
-    except EngineUnavailable as e:
-        pytest.skip(str(e))
-    try:
-        copy_image(host_docker.engine, engine_b, base)
-        assert not engine_b.image_exists(cook_ref), "runner B must start without the cook image"
-        b = Variant(
-            name=f"B {kind} {engine_b.version}",
-            engine=engine_b,
-            context=context,
-            build_args={},
-            report=e2e_report,
-            tags=[f"cargo-chefpy-e2e/registry-b:{token}"],
-        )
-        message = b.edit_service_z()  # runner B builds a newer commit
-        result = b.build(f"B: --cache-from registry ({how})", cache_from=(cook_ref,))
-        for instruction in (DEPS_COOK, COOK):  # both cooked layers came from the registry
-            assert step(result, instruction).cached, result.log
-        assert_only_service_z_compiles(result)
-        assert not any(compiled(s) & THIRD_PARTY for s in result.steps()), result.log
-        assert message in engine_b.run(b.tag)
+        with empty_runner_b(kind, host_docker) as engine_b:
+            assert not engine_b.image_exists(cook_ref), "runner B must start without the cook image"
+            b = Variant(
+                name=f"B {kind} {engine_b.version}",
+                engine=engine_b,
+                context=context,
+                build_args={},
+                report=e2e_report,
+                tags=[f"cargo-chefpy-e2e/registry-b:{token}"],
+            )
+            message = b.edit_service_z()  # runner B builds a newer commit
+            result = b.build(f"B: --cache-from registry ({how})", cache_from=(cook_ref,))
+            for instruction in (DEPS_COOK, COOK):  # both cooked layers came from the registry
+                assert step(result, instruction).cached, result.log
+            assert_only_service_z_compiles(result)
+            assert not any(compiled(s) & THIRD_PARTY for s in result.steps()), result.log
+            assert message in engine_b.run(b.tag)
     finally:
-        stop_runner(engine_b, kind)
         with contextlib.suppress(DockerError):
             engine_a.docker_cmd("image", "rm", "--force", cook_ref, *sorted(a.images))
 
@@ -205,27 +215,22 @@ def test_the_shared_third_party_layer_of_several_services_travels_through_the_re
         )
         engine_a.docker_cmd("push", ref)
     try:
-        engine_b = start_runner(f"b-{kind}", kind, fresh=True)
-    except EngineUnavailable as e:
-        pytest.skip(str(e))
-    try:
-        copy_image(host_docker.engine, engine_b, base)
-        b = Variant(
-            name=f"B {kind} (3 services)",
-            engine=engine_b,
-            context=context,
-            build_args={},
-            report=e2e_report,
-            tags=[f"cargo-chefpy-e2e/registry-servicez:{token}"],
-        )
-        message = b.edit_service_z()
-        result = b.build("B: servicez --cache-from", target="servicez", cache_from=(refs["servicez"],))
-        cooks = [s for s in result.steps() if "cargo chefpy cook" in s.instruction]
-        assert len(cooks) == 4, [s.name for s in result.steps()]  # three deps cooks, then cook-servicez
-        assert all(s.cached for s in cooks), result.log
-        assert_only_service_z_compiles(result)
-        assert message in engine_b.run(b.tag)
+        with empty_runner_b(kind, host_docker) as engine_b:
+            b = Variant(
+                name=f"B {kind} (3 services)",
+                engine=engine_b,
+                context=context,
+                build_args={},
+                report=e2e_report,
+                tags=[f"cargo-chefpy-e2e/registry-servicez:{token}"],
+            )
+            message = b.edit_service_z()
+            result = b.build("B: servicez --cache-from", target="servicez", cache_from=(refs["servicez"],))
+            cooks = [s for s in result.steps() if "cargo chefpy cook" in s.instruction]
+            assert len(cooks) == 4, [s.name for s in result.steps()]  # three deps cooks, then cook-servicez
+            assert all(s.cached for s in cooks), result.log
+            assert_only_service_z_compiles(result)
+            assert message in engine_b.run(b.tag)
     finally:
-        stop_runner(engine_b, kind)
         with contextlib.suppress(DockerError):
             engine_a.docker_cmd("image", "rm", "--force", *refs.values(), *sorted(a.images))

@@ -24,7 +24,6 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from integration.support.docker_engine import (
@@ -273,15 +272,6 @@ def copy_image(source: Engine, target: Engine, ref: str) -> None:
     if saved != 0 or load.returncode != 0:
         raise EngineUnavailable(f"copying {ref} to the {target.name} engine failed: {load.stderr.strip()}")
     _log(f"copied {ref} to the {target.name} engine in {time.monotonic() - start:.1f}s")
-
-
-@contextlib.contextmanager
-def runner(name: str, kind: str, *, fresh: bool = True) -> Iterator[Engine]:
-    engine = start_runner(name, kind, fresh=fresh)
-    try:
-        yield engine
-    finally:
-        stop_runner(engine, kind)
 
 
 def stop_all() -> list[str]:
