@@ -198,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--out-dir", type=Path, metavar="DIR", help="write the skeleton tree here instead of a recipe file"
     )
+    prep.add_argument(
+        "--sources-dir",
+        type=Path,
+        metavar="DIR",
+        help="also write the final build's sources here (a new or empty directory): the context without "
+        "the local crates the selection does not use, so that the build stage copies only what it reads",
+    )
     prep.add_argument("--explain", action="store_true", help="print the plan and why, on stdout")
     common(prep)
 
@@ -367,6 +374,7 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         explain=ns.explain,
         manifest_path=ns.manifest_path,
         include=tuple(ns.include),
+        sources_dir=ns.sources_dir,
     )
     return run(options, cwd=cwd, log=log)
 

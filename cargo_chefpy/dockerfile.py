@@ -34,6 +34,7 @@ DEFAULT_BASE_IMAGE = "rust:1-bookworm"
 DEFAULT_RUNTIME_IMAGE = "debian:bookworm-slim"
 WORKDIR = "/app"  # one fixed path for every stage: cargo records absolute paths in the target dir
 TARGET_DIR = "/app-target"  # CARGO_TARGET_DIR of every stage: outside what `COPY . .` writes
+PLAN_DIR = "/plan"  # the planner's outputs, outside the copied tree: no prepare run ever reads another's
 TOOL = "cargo-chefpy"
 BAKE_FILE = "docker-bake.hcl"  # beside a Dockerfile written to a file, for several services
 
@@ -200,13 +201,14 @@ def _chef_stage(base_image: str, runtime_image: str) -> list[str]:
     ]
 
 
-def _deps_stage(vendored: tuple[str, ...]) -> list[str]:
-    """The head of the `deps` stage (layer 1): the third-party recipe and the vendored directories."""
+def _deps_stage(vendored: tuple[str, ...], *, plan_dir: str = WORKDIR) -> list[str]:
+    """The head of the `deps` stage (layer 1): the third-party recipe (in the planner's `plan_dir`) and
+    the vendored directories."""
     lines = []
     if vendored:
         lines.append("# The last letter in brackets is a wildcard: without the directory in the")
         lines.append("# context, the build still reaches cook, which says what is missing.")
-    lines += ["FROM chef AS deps", _copy(f"{WORKDIR}/recipe.deps.json", "recipe.deps.json", stage="planner")]
+    lines += ["FROM chef AS deps", _copy(f"{plan_dir}/recipe.deps.json", "recipe.deps.json", stage="planner")]
     return lines + [_copy(_tolerant(v), f"{v}/") for v in vendored]
 
 
@@ -231,14 +233,17 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
         "",
         *_chef_stage(base_image, runtime_image),
         "",
-        "# planner: the whole context in, two recipes out: recipe.deps.json (layer 1: what decides how",
-        "# the third-party crates compile) and recipe.json (layer 2: the local crates "
-        f"{layout.binary} needs).",
+        "# planner: the whole context in; out: recipe.deps.json (layer 1: what decides how the",
+        f"# third-party crates compile), recipe.json (layer 2: the local crates {layout.binary} needs) and",
+        f"# {PLAN_DIR}/sources (what its final build reads: the context without the local crates it",
+        "# does not use).",
         "FROM chef AS planner",
         "COPY . .",
     ]
     manifest = "" if layout.workspace == "." else f" --manifest-path {_join(layout.workspace, 'Cargo.toml')}"
-    lines.append(f"RUN cargo chefpy prepare{manifest} {sel} --recipe-path recipe.json")
+    lines.append(
+        f"RUN cargo chefpy prepare{manifest} {sel} --recipe-path recipe.json --sources-dir {PLAN_DIR}/sources"
+    )
     lines += [
         "",
         "# deps (layer 1): compiles every third-party crate. Reused until a third-party dependency, its",
@@ -255,9 +260,11 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
         _copy(f"{WORKDIR}/recipe.json", "recipe.json", stage="planner"),
         f"RUN cargo chefpy cook --release {sel}",
         "",
-        f"# build: the whole context over the cooked WORKDIR; only {layout.binary}'s own crate compiles.",
+        f"# build: {layout.binary}'s sources over the cooked WORKDIR; only its own crate compiles. The",
+        "# planner wrote them (--sources-dir): the context without the local crates it does not use, so",
+        "# an edit to one of those leaves this stage CACHED.",
         "FROM cook AS build",
-        "COPY . .",
+        _copy(f"{PLAN_DIR}/sources/", "./", stage="planner"),
     ]
     if layout.workspace != ".":
         lines.append(f"WORKDIR {ws_dir}")
@@ -407,16 +414,18 @@ def render_services(layout: ServicesLayout, *, base_image: str, runtime_image: s
         "",
         *_chef_stage(base_image, runtime_image),
         "",
-        "# planner: the whole context in; out: recipe.deps.json (layer 1, shared: what decides how the",
-        "# third-party crates of every service compile) and one recipe.SERVICE.json per service (layer 2:",
-        "# the local crates that service needs).",
+        f"# planner: the whole context in; out, in {PLAN_DIR}: recipe.deps.json (layer 1, shared: what",
+        "# decides how the third-party crates of every service compile), and per service its recipe",
+        "# (layer 2: the local crates it needs) and its sources (what its final build reads: the context",
+        "# without the local crates it does not use).",
         "FROM chef AS planner",
         "COPY . .",
-        f"RUN cargo chefpy prepare{manifest} {union} --recipe-path recipe.all.json "
-        "--deps-recipe-path recipe.deps.json",
+        f"RUN mkdir -p {PLAN_DIR} && cargo chefpy prepare{manifest} {union} "
+        f"--recipe-path {PLAN_DIR}/recipe.all.json --deps-recipe-path {PLAN_DIR}/recipe.deps.json",
     ]
     lines += [
-        f"RUN cargo chefpy prepare{manifest} -p {s.package} --recipe-path recipe.{s.package}.json"
+        f"RUN cargo chefpy prepare{manifest} -p {s.package} --recipe-path {PLAN_DIR}/recipe.{s.package}.json "
+        f"--sources-dir {PLAN_DIR}/{s.package}"
         for s in layout.services
     ]
     lines += [
@@ -425,20 +434,20 @@ def render_services(layout: ServicesLayout, *, base_image: str, runtime_image: s
         "# (see feature unification above). Reused until a third-party dependency, its features or lock",
         "# entry, the cargo config or the toolchain changes: editing a local crate never reruns it.",
     ]
-    lines += _deps_stage(layout.vendored)
+    lines += _deps_stage(layout.vendored, plan_dir=PLAN_DIR)
     lines += [f"RUN cargo chefpy cook --release -p {n} --recipe-path recipe.deps.json" for n in names]
     for s in layout.services:
         lines += [
             "",
-            f"# {s.package}: its local crates on top of the shared layer 1 (cook-{s.stage}), the",
-            f"# whole context (build-{s.stage}: only {s.package}'s own crate compiles), the image",
-            f"# ({s.stage}).",
+            f"# {s.package}: its local crates on top of the shared layer 1 (cook-{s.stage}), its",
+            f"# sources (build-{s.stage}: only {s.package}'s own crate compiles), the image ({s.stage}).",
+            "# An edit to another service changes none of these inputs: every step is CACHED.",
             f"FROM deps AS cook-{s.stage}",
-            _copy(f"{WORKDIR}/recipe.{s.package}.json", "recipe.json", stage="planner"),
+            _copy(f"{PLAN_DIR}/recipe.{s.package}.json", "recipe.json", stage="planner"),
             f"RUN cargo chefpy cook --release -p {s.package}",
             "",
             f"FROM cook-{s.stage} AS build-{s.stage}",
-            "COPY . .",
+            _copy(f"{PLAN_DIR}/{s.package}/", "./", stage="planner"),
         ]
         if layout.workspace != ".":
             lines.append(f"WORKDIR {_join(WORKDIR, layout.workspace)}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from cargo_chefpy import carry as carry_mod
 from cargo_chefpy import fsutil, lockfile, manifest, skeleton
+from cargo_chefpy import sources as sources_mod
 from cargo_chefpy.errors import ProjectError, RecipeError, UsageError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Target
@@ -51,6 +52,7 @@ class PrepareOptions:
     explain: bool = False  # the plan and why, on stdout, before the output
     manifest_path: Path | None = None
     include: tuple[str, ...] = ()  # --include: extra paths to carry, relative to the workspace root
+    sources_dir: Path | None = None  # the final build's sources tree (sources.py), besides the recipes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +63,7 @@ class Prepared:
     recipe_root: str  # absolute directory the recipe paths are relative to
     extras: tuple[carry_mod.ExtraPath, ...] = ()  # the extra paths carried
     deps_recipe: Recipe | None = None  # the third-party layer's recipe (layer 1)
+    sources: sources_mod.Tree | None = None  # the final build's sources, when asked for
 
 
 def _read_text(path: str) -> str:
@@ -568,9 +571,45 @@ def _external_stub_spec(crate: LocalCrate, crate_dirs: Collection[str]) -> manif
     )
 
 
-def prepare(selection: Selection, *, metadata: Metadata, carry: Carry | None = None) -> Prepared:
+def real_plan(plan: Plan) -> Plan:
+    """The final build's plan: every stub real again (a member kept, a crate outside the workspace
+    external), the pruned crates still pruned."""
+
+    def real(d: Decision) -> Decision:
+        if d.klass is not CrateClass.STUB:
+            return d
+        klass = CrateClass.KEEP if d.crate.member else CrateClass.EXTERNAL
+        return Decision(crate=d.crate, klass=klass, reason="built in the final stage")
+
+    return Plan(decisions=tuple(real(d) for d in plan.decisions), targets=plan.targets, bins=plan.bins)
+
+
+def sources_tree(workspace: Workspace, plan: Plan, lock: lockfile.Lock, carry: Carry) -> sources_mod.Tree:
+    """The final build's sources (sources.py): the context without the crates `plan` does not use,
+    with the root manifest and the lock of the recipe in which no crate is a stub."""
+    full, root, _ = build_recipe(workspace, real_plan(plan), lock, carry=carry)
+    wanted = {"Cargo.toml", "Cargo.lock"} if full.workspace == "." else {
+        f"{full.workspace}/Cargo.toml", f"{full.workspace}/Cargo.lock"
+    }  # fmt: skip
+    rules = sources_mod.Rules(
+        crate_dirs={c.directory for c in workspace.crates},
+        used_dirs={normalise(os.path.join(root, c.path)) for c in full.crates},
+        skipped={
+            *vendored_directories(workspace.root),
+            *((carry.target_directory,) if carry.target_directory else ()),
+            *(normalise(p) for p in carry.avoid),
+        },
+        extras={p for e in carry.extras for p in e.paths},
+    )
+    return sources_mod.collect(root, rules, {f.path: f.data for f in full.files if f.path in wanted})
+
+
+def prepare(
+    selection: Selection, *, metadata: Metadata, carry: Carry | None = None, sources: bool = False
+) -> Prepared:
     """The plan and recipe of `selection` in the workspace cargo described (`project.read_project`).
-    `carry`: the extra paths asked for (`--include`) and the output paths, never carried."""
+    `carry`: the extra paths asked for (`--include`) and the output paths, never carried. `sources`:
+    also the final build's sources tree."""
     workspace = load_workspace(metadata, _read_text)
     lock = _read_lock(Path(workspace.root) / "Cargo.lock")
     plan = make_plan(workspace, selection)
@@ -592,6 +631,7 @@ def prepare(selection: Selection, *, metadata: Metadata, carry: Carry | None = N
     )
     recipe, recipe_root, plan = build_recipe(workspace, plan, lock, carry=carry)
     deps, _, _ = build_recipe(workspace, plan, lock, carry=carry, layer=Layer.DEPS)
+    tree = sources_tree(workspace, plan, lock, carry) if sources else None
     return Prepared(
         recipe=recipe,
         plan=plan,
@@ -599,6 +639,7 @@ def prepare(selection: Selection, *, metadata: Metadata, carry: Carry | None = N
         recipe_root=recipe_root,
         extras=carry.extras,
         deps_recipe=deps,
+        sources=tree,
     )
 
 
@@ -619,10 +660,21 @@ def run(options: PrepareOptions, *, cwd: Path, log: Log) -> int:
     output = options.out_dir or (None if options.recipe_path == "-" else Path(options.recipe_path))
     deps_output = deps_recipe_path(options)
     # never carried
-    avoid = tuple(os.path.abspath(cwd / o) for o in (output, deps_output) if o is not None)
+    outputs = (output, deps_output, options.sources_dir)
+    avoid = tuple(os.path.abspath(cwd / o) for o in outputs if o is not None)
     carry = Carry(include=options.include, avoid=avoid)
-    prepared = prepare(options.selection, metadata=metadata, carry=carry)
-    write_output(prepared, options, cwd=cwd, log=log)
+    prepared = prepare(options.selection, metadata=metadata, carry=carry, sources=bool(options.sources_dir))
+    if prepared.sources is None or options.sources_dir is None:
+        write_output(prepared, options, cwd=cwd, log=log)
+        return 0
+    out = _full(cwd, options.sources_dir)
+    n, undo = sources_mod.write(prepared.sources, out)
+    try:
+        write_output(prepared, options, cwd=cwd, log=log)
+    except BaseException:
+        undo()  # the recipes and the tree, or none of them
+        raise
+    log.status("Wrote", f"the final build's sources to {options.sources_dir} ({n} files)")
     return 0
 
 
@@ -639,7 +691,10 @@ def deps_recipe_path(options: PrepareOptions) -> Path | None:
 
 
 def check_output(options: PrepareOptions, cwd: Path) -> None:
-    """Refuse, before any work, a recipe path that cannot be written (a directory, a socket, too long)."""
+    """Refuse, before any work, a recipe path that cannot be written (a directory, a socket, too long),
+    and a --sources-dir that is not a new or an empty directory."""
+    if options.sources_dir is not None:
+        sources_mod.check_dir(_full(cwd, options.sources_dir))
     if options.recipe_path != "-" and options.out_dir is None:
         fsutil.check_output(_full(cwd, Path(options.recipe_path)), what="recipe path")
     deps = deps_recipe_path(options)

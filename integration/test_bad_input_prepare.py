@@ -395,6 +395,28 @@ def prepare_out_dir_write_fails(lab: Lab) -> Run:
     return prepare_in(ws, "-p", "serviceZ", "--out-dir", "/".join(parts))
 
 
+@case(6, "prepare: --sources-dir that is not empty (left as it is)", "is not empty", "new or an empty")
+def prepare_sources_dir_not_empty(lab: Lab) -> Run:
+    return prepare_in(lab.workspace(), "-p", "serviceZ", "--sources-dir", "src")
+
+
+@case(6, "prepare: --sources-dir that is a file", "is not a directory", "new or an empty")
+def prepare_sources_dir_is_a_file(lab: Lab) -> Run:
+    return prepare_in(lab.workspace(), "-p", "serviceZ", "--sources-dir", "Cargo.lock")
+
+
+@case(
+    6,
+    "prepare: --sources-dir whose tree cannot be written (what it made is removed, no recipe written)",
+    "too long",
+)
+def prepare_sources_dir_write_fails(lab: Lab) -> Run:
+    ws = lab.workspace()
+    room = 4070 - len(str(ws)) - 1  # the directory fits in PATH_MAX, its files do not
+    parts = ["o" * 200] * (room // 201) + ["p" * (room % 201 - 1 or 1)]
+    return prepare_in(ws, "-p", "serviceZ", "--sources-dir", "/".join(parts))
+
+
 @case(3, "prepare: a kept crate holds a symlink loop", "is a symlink loop")
 def prepare_symlink_loop_in_kept_crate(lab: Lab) -> Run:
     ws = lab.workspace()

@@ -53,7 +53,10 @@ def test_output_names_the_real_binary_package_and_vendored_dir(
     code, out, _ = generate(demo, "-p", "serviceZ", capsys=capsys)
     assert code == 0
     instructions = [line for line in out.splitlines() if line and not line.startswith("#")]
-    assert "RUN cargo chefpy prepare -p serviceZ --recipe-path recipe.json" in instructions
+    assert (
+        "RUN cargo chefpy prepare -p serviceZ --recipe-path recipe.json --sources-dir /plan/sources"
+        in instructions
+    )
     assert "COPY --from=planner /app/recipe.json recipe.json" in instructions
     assert "COPY vendore[d] vendored/" in instructions
     assert "COPY --from=planner /app/recipe.deps.json recipe.deps.json" in instructions
@@ -165,7 +168,9 @@ def test_a_path_dependency_outside_the_root_makes_the_parent_the_build_context(
     assert "#   docker build -t servicez -f Dockerfile ..\n" in out
     assert "RUN cargo chefpy prepare --manifest-path ws/Cargo.toml -p serviceZ" in out
     assert "COPY ws/vendore[d] ws/vendored/\n" in out
-    assert "COPY . .\nWORKDIR /app/ws\nRUN cargo chefpy build --release -p serviceZ\n" in out
+    build = "COPY --from=planner /plan/sources/ ./\nWORKDIR /app/ws\n"
+    build += "RUN cargo chefpy build --release -p serviceZ\n"
+    assert build in out
     assert "COPY --from=build /app-target/release/serviceZ /usr/local/bin/serviceZ" in out
 
 

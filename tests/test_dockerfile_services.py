@@ -46,14 +46,17 @@ def test_one_shared_deps_stage_and_a_cook_build_and_image_target_per_service() -
     }
 
 
-def test_the_planner_writes_one_shared_deps_recipe_and_one_local_recipe_per_service() -> None:
-    runs = [line for line in text().splitlines() if line.startswith("RUN cargo chefpy prepare")]
+def test_the_planner_writes_one_shared_deps_recipe_and_a_recipe_and_sources_per_service_outside_app() -> None:
+    runs = [line for line in text().splitlines() if line.startswith("RUN ") and "prepare" in line]
     assert runs == [
-        "RUN cargo chefpy prepare -p serviceX -p serviceY -p serviceZ --recipe-path recipe.all.json "
-        "--deps-recipe-path recipe.deps.json",
-        "RUN cargo chefpy prepare -p serviceX --recipe-path recipe.serviceX.json",
-        "RUN cargo chefpy prepare -p serviceY --recipe-path recipe.serviceY.json",
-        "RUN cargo chefpy prepare -p serviceZ --recipe-path recipe.serviceZ.json",
+        "RUN mkdir -p /plan && cargo chefpy prepare -p serviceX -p serviceY -p serviceZ "
+        "--recipe-path /plan/recipe.all.json --deps-recipe-path /plan/recipe.deps.json",
+        "RUN cargo chefpy prepare -p serviceX --recipe-path /plan/recipe.serviceX.json "
+        "--sources-dir /plan/serviceX",
+        "RUN cargo chefpy prepare -p serviceY --recipe-path /plan/recipe.serviceY.json "
+        "--sources-dir /plan/serviceY",
+        "RUN cargo chefpy prepare -p serviceZ --recipe-path /plan/recipe.serviceZ.json "
+        "--sources-dir /plan/serviceZ",
     ]
 
 
@@ -61,7 +64,7 @@ def test_the_deps_stage_cooks_the_shared_recipe_once_per_service_against_feature
     out = text()
     deps = out[out.index("FROM chef AS deps") : out.index("FROM deps AS cook-servicex")]
     assert [line for line in deps.splitlines() if line.startswith(("COPY", "RUN"))] == [
-        "COPY --from=planner /app/recipe.deps.json recipe.deps.json",
+        "COPY --from=planner /plan/recipe.deps.json recipe.deps.json",
         "COPY vendore[d] vendored/",
         "RUN cargo chefpy cook --release -p serviceX --recipe-path recipe.deps.json",
         "RUN cargo chefpy cook --release -p serviceY --recipe-path recipe.deps.json",
@@ -72,15 +75,15 @@ def test_the_deps_stage_cooks_the_shared_recipe_once_per_service_against_feature
     assert "once per service" in header
 
 
-def test_each_service_cooks_its_own_recipe_builds_itself_and_carries_only_its_binary() -> None:
+def test_each_service_cooks_its_own_recipe_builds_its_own_sources_and_carries_only_its_binary() -> None:
     out = text()
     block = out[out.index("FROM deps AS cook-servicey") : out.index("FROM deps AS cook-servicez")]
     assert [line for line in block.splitlines() if line and not line.startswith("#")] == [
         "FROM deps AS cook-servicey",
-        "COPY --from=planner /app/recipe.serviceY.json recipe.json",
+        "COPY --from=planner /plan/recipe.serviceY.json recipe.json",
         "RUN cargo chefpy cook --release -p serviceY",
         "FROM cook-servicey AS build-servicey",
-        "COPY . .",
+        "COPY --from=planner /plan/serviceY/ ./",
         "RUN cargo chefpy build --release -p serviceY",
         "FROM ${RUNTIME_IMAGE} AS servicey",
         "COPY --from=build-servicey /app-target/release/serviceY /usr/local/bin/serviceY",

@@ -1,0 +1,228 @@
+"""`prepare --sources-dir DIR`: the sources the final build of the selection reads, and nothing else.
+
+The final stage of a Dockerfile used to copy the whole build context (`COPY . .`), so an edit to any
+service reran every other service's final stage. The sources tree is that context without what the
+selection does not use: the build copies it from the planner stage (`COPY --from=planner`), and
+BuildKit keys that copy on the content, so an edit elsewhere leaves it, and the build after it, CACHED.
+
+What the tree holds, relative to the recipe root (the build context):
+- every file of the local crates the selection uses, its own crate included, byte for byte;
+- every file that belongs to no local crate (the workspace's own files, shared data, scripts), and the
+  extra paths (`--include`, `[workspace.metadata.chefpy] include`) even inside an unused crate;
+- the root manifest and the lock as the recipe has them: unused members pruned, nothing masked (the
+  workspace must load without the crates left out).
+Left out: the local crates the selection does not use, `.git`, cargo's target directory (and `target/`
+beside any crate's manifest), the vendored directories (the cook stages have them already), this
+run's own outputs, and Docker's files, which no cargo build reads (DOCKER_FILES; and the zipapp at
+the root, which the chef stage copies): editing a Dockerfile or the .dockerignore reruns no build.
+Symlinks are copied as symlinks, as `COPY` does; pipes, sockets and devices are not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import stat
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cargo_chefpy.errors import WriteError
+from cargo_chefpy.fsutil import make_dirs, read_error, remove_dirs, remove_tree, write_error
+from cargo_chefpy.workspace import relative
+
+# Docker's own files, by name, anywhere: a Dockerfile (also `Dockerfile.x`, `x.Dockerfile`), an ignore
+# file, a bake or compose file.
+DOCKER_FILES = re.compile(
+    r"(Dockerfile|Containerfile)(\..*)?|.*\.(Dockerfile|Containerfile)|(.*\.)?\.dockerignore"
+    r"|docker-bake(\..*)?\.(hcl|json)|(docker-)?compose(\..*)?\.ya?ml"
+)
+TOOL = "cargo-chefpy"  # the zipapp, at the root of the build context
+
+
+def for_docker(name: str) -> bool:
+    """Whether a file name is one of Docker's own files (DOCKER_FILES)."""
+    return DOCKER_FILES.fullmatch(name) is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tree:
+    """What to write: files copied from the context, and files whose bytes the recipe rewrote."""
+
+    root: str  # absolute: the recipe root, which the tree's paths are relative to
+    copied: tuple[tuple[str, str], ...]  # (path in the tree, absolute source), sorted by path
+    written: tuple[tuple[str, bytes], ...]  # (path in the tree, bytes): the root manifest and the lock
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rules:
+    """Which parts of the context the tree leaves out. Every path absolute and normalised."""
+
+    crate_dirs: Collection[str]  # every local crate's directory
+    used_dirs: Collection[str]  # those the selection uses
+    skipped: Collection[str]  # left out whole: the target and vendored directories, the outputs
+    extras: Collection[str]  # carried even inside an unused crate
+
+
+def collect(root: str, rules: Rules, rewritten: dict[str, bytes]) -> Tree:
+    """The tree under `root` (the recipe root). `rewritten`: paths (relative to root) whose bytes come
+    from the recipe rather than from the context."""
+    copied: dict[str, str] = {}
+    for full in _walk(root, rules):
+        copied.setdefault(relative(full, root), full)
+    for extra in sorted(rules.extras):
+        for full in _walk(extra, Rules(crate_dirs=(), used_dirs=(), skipped=rules.skipped, extras=())):
+            copied.setdefault(relative(full, root), full)
+    for path in (*rewritten, TOOL):
+        copied.pop(path, None)
+    return Tree(
+        root=root,
+        copied=tuple(sorted(copied.items())),
+        written=tuple(sorted(rewritten.items())),
+    )
+
+
+def _walk(top: str, rules: Rules) -> Iterator[str]:
+    """The absolute paths of the files (and symlinks) under `top` that the tree holds. `top` may be a
+    single file. Iterative: any depth the file system allows."""
+    if not os.path.isdir(top) or os.path.islink(top):
+        if os.path.lexists(top) and _copyable(top):
+            yield top
+        return
+    crate_dirs, used = set(rules.crate_dirs), set(rules.used_dirs)
+    skipped = set(rules.skipped)
+    # Unused crates are entered only on the way to a used crate nested in them.
+    leads_to_used = {p for d in used for p in _ancestors(d)}
+    owner_used = _owner_used(top, crate_dirs, used)
+    pending = [(top, owner_used)]
+    while pending:
+        current, current_used = pending.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            continue
+        is_crate = current in crate_dirs or os.path.isfile(os.path.join(current, "Cargo.toml"))
+        subdirectories = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if current_used and not for_docker(entry.name) and _copyable(entry.path):
+                    yield entry.path
+                continue
+            if entry.name == ".git" or entry.path in skipped or (is_crate and entry.name == "target"):
+                continue
+            sub_used = entry.path in used if entry.path in crate_dirs else current_used
+            if not sub_used and entry.path not in leads_to_used:
+                continue
+            subdirectories.append((entry.path, sub_used))
+        pending.extend(reversed(subdirectories))
+
+
+def _ancestors(directory: str) -> Iterator[str]:
+    current = directory
+    while True:
+        yield current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return
+        current = parent
+
+
+def _owner_used(path: str, crate_dirs: set[str], used: set[str]) -> bool:
+    """Whether the file or directory at `path` belongs to a used crate, or to none."""
+    for directory in _ancestors(path):
+        if directory in crate_dirs:
+            return directory in used
+    return True
+
+
+def _copyable(path: str) -> bool:
+    """A regular file or a symlink: what the tree holds. Never opened here."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
+
+
+def check_dir(out: Path) -> None:
+    """Refuse, before any work, a --sources-dir that is not a new or an empty directory."""
+    try:
+        st = os.lstat(out)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise read_error(out, exc) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise WriteError(
+            f"--sources-dir {out} exists and is not a directory",
+            hint="pass a new or an empty directory",
+        )
+    try:
+        empty = not any(os.scandir(out))
+    except OSError as exc:
+        raise read_error(out, exc) from None
+    if not empty:
+        raise WriteError(
+            f"--sources-dir {out} is not empty: the sources tree must hold exactly what the build reads",
+            hint="pass a new or an empty directory (remove the old tree first)",
+        )
+
+
+def write(tree: Tree, out: Path) -> tuple[int, Callable[[], None]]:
+    """Write the tree into `out` (new or empty); returns the number of files, and how to remove what
+    this wrote (the directories it created included). All or nothing: on a failure, that is done."""
+    check_dir(out)
+    created_parents = make_dirs(out)
+
+    def undo() -> None:
+        with contextlib.suppress(OSError):
+            for child in list(os.scandir(out)):  # the directory was new or empty: every entry is ours
+                if child.is_dir(follow_symlinks=False):
+                    remove_tree(child.path)
+                else:
+                    os.unlink(child.path)
+        remove_dirs(created_parents)
+
+    try:
+        n = _write(tree, out)
+    except BaseException:
+        undo()
+        raise
+    return n, undo
+
+
+def _write(tree: Tree, out: Path) -> int:
+    made: set[str] = set()
+
+    def parent_of(target: Path) -> None:
+        parent = str(target.parent)
+        if parent not in made:
+            make_dirs(target.parent)
+            made.add(parent)
+
+    for path, full in tree.copied:
+        target = out / path
+        parent_of(target)
+        try:
+            if os.path.islink(full):
+                os.symlink(os.readlink(full), target)
+            else:
+                shutil.copyfile(full, target)
+                os.chmod(target, 0o755 if os.stat(full).st_mode & stat.S_IXUSR else 0o644)
+        except OSError as exc:
+            raise write_error(target, exc) from None
+    for path, data in tree.written:
+        target = out / path
+        parent_of(target)
+        try:
+            target.write_bytes(data)
+        except OSError as exc:
+            raise write_error(target, exc) from None
+    return len(tree.copied) + len(tree.written)

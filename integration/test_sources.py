@@ -1,0 +1,145 @@
+"""`prepare --sources-dir`, with real cargo: the final build's sources, as the Dockerfiles' build stages
+copy them from the planner (`COPY --from=planner /plan/SERVICE/ ./`).
+
+BuildKit keys that copy on the files' content, so what matters is which edits change a service's tree:
+an edit to another service must not (its image then stays CACHED), an edit to anything it builds from
+must. And a build from the tree alone, over the cooked layers, must compile the service alone and run
+the new code, in both mtime modes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from integration.support.flow import chefpy, compiled, ok, replace_tree
+from integration.support.workspaces import copy_tree, write_seed
+
+SERVICES = ("serviceX", "serviceY", "serviceZ")
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every entry under `root`: its content (or link target) and executable bit, as BuildKit keys a COPY."""
+    found = {}
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(directory, name)
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                found[rel] = "link:" + os.readlink(path)
+            else:
+                exe = os.access(path, os.X_OK)
+                found[rel] = f"{exe}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+    return found
+
+
+def prepare_trees(context: Path, plan: Path, *extra: str) -> dict[str, dict[str, str]]:
+    """The planner: one prepare per service, each writing its recipe and its sources into `plan`."""
+    replace_tree(context, plan / "planner")  # a fresh COPY . . each time
+    trees = {}
+    for s in SERVICES:
+        out = plan / s
+        shutil.rmtree(out, ignore_errors=True)
+        args = ["prepare", "-p", s, "--recipe-path", str(plan / f"{s}.json"), "--sources-dir", str(out)]
+        ok(chefpy([*args, *extra], plan / "planner"))
+        trees[s] = tree_digest(out)
+    return trees
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    root = write_seed(tmp_path / "ws").root
+    (root / "docs").mkdir()
+    (root / "docs" / "notes.txt").write_text("not in any crate\n")
+    (root / ".git").mkdir()
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (root / "target" / "release").mkdir(parents=True)
+    (root / "target" / "release" / "junk").write_text("junk\n")
+    (root / ".dockerignore").write_text("target/\n")
+    return root
+
+
+def edit(path: Path, pattern: str, new: str) -> None:
+    text, n = re.subn(pattern, new, path.read_text())
+    assert n == 1, (path, pattern)
+    path.write_text(text)
+
+
+def test_an_edit_to_service_z_leaves_the_other_services_trees_byte_identical(
+    context: Path, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    before = prepare_trees(context, plan)
+    edit(context / "src/serviceZ/src/main.rs", r'serviceZ says hello[^"]*"', 'serviceZ says hi there"')
+    after = prepare_trees(context, plan)
+    assert after["serviceX"] == before["serviceX"]
+    assert after["serviceY"] == before["serviceY"]
+    assert after["serviceZ"] != before["serviceZ"]
+    assert [p for p in after["serviceZ"] if after["serviceZ"][p] != before["serviceZ"][p]] == [
+        "src/serviceZ/src/main.rs"
+    ]
+
+
+def test_a_tree_holds_its_crates_and_the_files_of_no_crate_and_leaves_out_the_rest(
+    context: Path, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    trees = prepare_trees(context, plan)
+    x = set(trees["serviceX"])
+    assert "src/serviceX/src/main.rs" in x
+    assert "docs/notes.txt" in x  # in no crate: every tree has it
+    assert {".cargo/config.toml", "Cargo.lock", "Cargo.toml"} <= x
+    assert not any(p.startswith(("src/serviceY/", "src/serviceZ/")) for p in x)  # crates X does not use
+    assert not any(p.startswith((".git/", "target/", "vendored/")) for p in x)
+    assert "src/serviceX/Dockerfile" not in x  # Docker's files: no cargo build reads them
+    assert ".dockerignore" not in x
+    # The workspace loads without the crates left out: members pruned, the lock's entries kept real.
+    manifest = (plan / "serviceX" / "Cargo.toml").read_text()
+    assert "serviceY" not in manifest
+    assert "serviceZ" not in manifest
+    assert "0.0.1" not in (plan / "serviceX" / "Cargo.lock").read_text().split("serviceX", 1)[1][:40]
+
+
+def test_an_included_path_inside_a_crate_the_service_does_not_use_is_in_its_tree(
+    context: Path, tmp_path: Path
+) -> None:
+    (context / "src/serviceY/shared.txt").write_text("read by serviceX's build\n")
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    trees = prepare_trees(context, plan, "--include", "src/serviceY/shared.txt")
+    assert "src/serviceY/shared.txt" in trees["serviceX"]
+    assert "src/serviceY/src/main.rs" not in trees["serviceX"]
+
+
+@pytest.mark.parametrize("preserve_mtimes", [True, False], ids=["mtimes-preserved", "ci-checkout"])
+def test_a_build_from_the_tree_over_the_cooked_layers_compiles_the_service_alone(
+    context: Path, tmp_path: Path, preserve_mtimes: bool
+) -> None:
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    prepare_trees(context, plan)
+    app, target = tmp_path / "app", tmp_path / "app-target"
+    env = {**os.environ, "CARGO_TARGET_DIR": str(target)}
+    app.mkdir()
+    # deps (layer 1), then cook (layer 2), as the single-service Dockerfile runs them for serviceY
+    (app / "recipe.deps.json").write_bytes((plan / "serviceY.deps.json").read_bytes())
+    copy_tree(context / "vendored", app / "vendored", preserve_mtimes=True)
+    ok(chefpy(["cook", "--release", "-p", "serviceY", "--recipe-path", "recipe.deps.json"], app, env=env))
+    (app / "recipe.json").write_bytes((plan / "serviceY.json").read_bytes())
+    ok(chefpy(["cook", "--release", "-p", "serviceY"], app, env=env))
+    edit(context / "src/serviceY/src/main.rs", r"fn main\(\) \{", 'fn main() {\n    println!("edited Y");')
+    prepare_trees(context, plan)
+    copy_tree(plan / "serviceY", app, preserve_mtimes=preserve_mtimes)  # COPY --from=planner
+    build = ok(chefpy(["build", "--release", "-p", "serviceY"], app, env=env))
+    assert compiled(build) == {"serviceY"}, build.stderr
+    run = subprocess.run([str(target / "release" / "serviceY")], capture_output=True, text=True, check=False)
+    assert "edited Y" in run.stdout, (run.returncode, run.stdout, run.stderr)
