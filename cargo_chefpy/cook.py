@@ -219,19 +219,40 @@ def check_layer(rec: Recipe, wanted: str | None, path: Path) -> None:
         )
 
 
+LAYER_ONE_DIR = "cargo-chefpy-layer-1"  # in the target dir: layer 1's stamp, kept by a local cook
+
+
 def layer_one_stamp(
     cargo_bin: str | None, root: Path, rec: Recipe, options: CargoOptions
 ) -> stamp.Stamp | None:
     """The stamp of a deps (layer 1) cook in this directory's target directory, or None. Looked for
-    only by a local cook, through the workspace layer 1 left (its Cargo.toml must be there)."""
+    only by a local cook, through the workspace layer 1 left (its Cargo.toml must be there): the
+    target directory's stamp, or, where a local cook already ran on top of layer 1, the layer-1 stamp
+    that cook kept beside its own (when its own was merged from it). `cargo_bin` is None with
+    --no-build: cargo, when it is there, still finds the target directory."""
     workspace = root / rec.workspace
-    if rec.layer is not Layer.LOCAL or cargo_bin is None or not (workspace / "Cargo.toml").is_file():
+    if rec.layer is not Layer.LOCAL or not (workspace / "Cargo.toml").is_file():
         return None
     try:
-        found = stamp.read(target_directory(cargo_bin, Path(os.path.realpath(workspace)), options))
-    except ChefError:  # not a cooked layer 1 after all: a plain conflict then
+        target_dir = target_directory(
+            cargo_bin or cargo.find_cargo(), Path(os.path.realpath(workspace)), options
+        )
+        found = stamp.read(target_dir)
+        if found is not None and found.layer == Layer.LOCAL.value:
+            kept = stamp.read(target_dir / LAYER_ONE_DIR)
+            found = kept if kept is not None and _merged_from(found, kept) else None
+    except ChefError:  # not a cooked layer 1 after all (or no cargo to find it): a plain conflict then
         return None
     return found if found is not None and found.layer == Layer.DEPS.value else None
+
+
+def _merged_from(local: stamp.Stamp, below: stamp.Stamp) -> bool:
+    """Whether the local cook's stamp holds what `below` recorded (merge_layer_one put it there)."""
+    return (
+        all(local.files.get(k) == v for k, v in below.files.items())
+        and all(local.vendored.get(k) == v for k, v in below.vendored.items())
+        and set(below.stub_created_dirs) <= set(local.stub_created_dirs)
+    )
 
 
 def allow_layer_one(plan: skeleton.WritePlan, root: Path, previous: stamp.Stamp) -> skeleton.WritePlan:
@@ -368,6 +389,8 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
             st = merge_layer_one(st, below)
             for note in drift(below.options, st.options):
                 log.warning(f"layer 2: {note.replace('from cook', 'from the layer-1 cook')}")
+            # Kept, so that a second local cook here (an edited recipe.json) merges layer 1 again.
+            stamp.write(target_dir / LAYER_ONE_DIR, below)
     path = stamp.write(target_dir, st)
     log.debug(f"stamp written to {path}")
     return 0

@@ -3,7 +3,12 @@
     python -m integration.bench                   # everything (about 25 minutes on 2 cores)
     python -m integration.bench --only matrix     # one part, for development (BENCHMARKS.md is left alone)
     python -m integration.bench --only day        # the day of edits alone (integration/bench_day.py)
-    python -m integration.bench --report-only    # BENCHMARKS.md and the chart again from results.json
+    python -m integration.bench --report-only    # BENCHMARKS.md and the chart again from the results
+
+A full run writes integration/bench-results/results.json and BENCHMARKS.md. A run of some parts (`--only`)
+writes a file of its own named after them (day.json, prepare-startup.json) and leaves both alone;
+`--report-only` renders results.json with the parts of the later separate runs in place of its own, each
+such section saying which run it comes from.
 
 Parts:
 - matrix: a real workspace built from Debian's crate packages (integration/bench_workspace.py), four
@@ -16,7 +21,8 @@ Parts:
 - day: a day of edits (10 serviceZ, 3 libB, 1 libA description, 1 third-party change) on the same
   workspace, for stacked and single-layer chefpy, cargo-chef style, hand-made and no cache.
 
-Every figure in BENCHMARKS.md comes from one run's results.json, written next to the chart.
+Every figure in BENCHMARKS.md comes from one run's results.json (or a later separate run's file), written
+next to the chart. Every stage is timed as its RUN commands alone (integration/bench_flow.py's docstring).
 """
 
 from __future__ import annotations
@@ -37,8 +43,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from integration.bench_flow import Approach, cargo
-from integration.bench_report import PREPARE_TARGET
+from integration.bench_flow import COOK_TIMING, Approach, cargo
+from integration.bench_report import PREPARE_TARGET, day_summary, merge_separate_runs, results_name
 from integration.support.flow import ROOT
 
 PARTS: Final = ("matrix", "prepare", "cook", "startup", "day")
@@ -178,6 +184,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "runs": args.runs,
         "headline_runs": max(args.runs, args.headline_runs),
         "parts": parts,
+        "cook_timing": COOK_TIMING,
     }
     context: Path | None = None
     if "matrix" in parts or "cook" in parts or "day" in parts:
@@ -240,11 +247,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if "cook" in parts and context is not None:
         results["cook"] = _jsonable(bench_overhead.measure_cook(work / "cook", context, args.runs, tool, say))
     if "day" in parts and context is not None:
-        from integration.bench_day import run_day, summary
+        from integration.bench_day import run_day
 
         day = run_day(work / "day", context, tool=tool, say=say)
         results["day"] = _jsonable(day)
-        results["day_summary"] = summary(day)
+        results["day_summary"] = day_summary(results["day"])
         for line in results["day_summary"]:
             say(line)
     if "startup" in parts:
@@ -277,6 +284,22 @@ def workspace_facts(context: Path) -> dict[str, Any]:
         "vendored_mib": round(size / 1024 / 1024, 1),
         "local_lib_lines": local_lines,
     }
+
+
+def load_results(results_dir: Path) -> tuple[dict[str, Any], list[Path]]:
+    """results.json with the parts of the separate runs (`--only`) beside it that are later than it;
+    (the merged results, the files used)."""
+    full = results_dir / "results.json"
+    results = json.loads(full.read_text())
+    separate: dict[str, dict[str, Any]] = {}
+    for path in sorted(results_dir.glob("*.json")):
+        if path != full:
+            run = json.loads(path.read_text())
+            if isinstance(run, dict) and "parts" in run and "started" in run:
+                separate[path.name] = run
+    merged = merge_separate_runs(results, separate)
+    used = sorted({info["file"] for info in merged.get("separate_runs", {}).values()})
+    return merged, [full, *(results_dir / name for name in used)]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -316,12 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from integration.bench_report import write_report
 
     args = parse_args(argv)
-    results_file = args.results_dir / "results.json"
     if args.report_only:
-        results = json.loads(results_file.read_text())
+        results, read = load_results(args.results_dir)
         write_report(results, args.report, args.results_dir / "chart.png")
-        say(f"wrote {args.report} from {results_file}")
+        say(f"wrote {args.report} from {', '.join(str(f) for f in read)}")
         return 0
+    results_file = args.results_dir / results_name(args.only, PARTS)
     # Measure the tool as installed copies run: with their bytecode cached. A PYTHONDONTWRITEBYTECODE
     # inherited from the calling environment would make every run compile every module again (the
     # zipapp's extracted site-packages and the checkout's __pycache__ would never be written).
@@ -337,8 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     say(f"results in {results_file} ({results['minutes']} minutes)")
-    if args.only:
-        say(f"--only given: {args.report} left alone (rewrite it with --report-only)")
+    if results_file.name != "results.json":
+        say(f"--only given: {args.report} left alone (--report-only rewrites it with these results)")
         return 0
     write_report(results, args.report, args.results_dir / "chart.png")
     say(f"wrote {args.report} and {args.results_dir / 'chart.png'}")

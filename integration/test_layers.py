@@ -213,3 +213,58 @@ def test_explain_names_the_inputs_of_each_layer(pristine: Path, tmp_path: Path) 
     assert "src/libB/  package files (real sources)" in two
     assert (root / "recipe.deps.json").is_file()
     assert (root / "recipe.json").is_file()
+
+
+def _stacked_workdir(tmp_path: Path) -> tuple[Path, Path]:
+    """The seed's recipes in an empty WORKDIR with vendored/, layer 1 cooked there; (seed, WORKDIR)."""
+    root = seed(tmp_path)
+    work = tmp_path / "app"
+    copy_tree(root / "vendored", work / "vendored", preserve_mtimes=False)
+    ok(chefpy(["prepare", "-p", "serviceZ", "--recipe-path", str(tmp_path / "recipe.json")], root))
+    for name in ("recipe.json", "recipe.deps.json"):
+        (work / name).write_bytes((tmp_path / name).read_bytes())
+    ok(chefpy(["cook", "--recipe-path", "recipe.deps.json", "--layer", "deps", "-p", "serviceZ"], work))
+    return root, work
+
+
+def _stamp(work: Path) -> dict[str, object]:
+    stamp: dict[str, object] = json.loads((work / "target/cargo-chefpy-stamp.json").read_text())
+    return stamp
+
+
+def test_a_second_layer_2_cook_in_the_same_directory_keeps_what_layer_1_cooked(tmp_path: Path) -> None:
+    """Cooking layer 2 again (the same recipe, or a new one after an edit) must not forget layer 1: its
+    stamp merged into the first layer-2 cook's is merged again, so build still settles and cleans it."""
+    root, work = _stacked_workdir(tmp_path)
+    layer_1 = _stamp(work)
+    ok(chefpy(["cook", "--layer", "local", "-p", "serviceZ"], work))
+    first = _stamp(work)
+    assert set(first["stub_created_dirs"]) >= set(layer_1["stub_created_dirs"])  # type: ignore[call-overload]
+    ok(chefpy(["cook", "--layer", "local", "-p", "serviceZ"], work))
+    again = _stamp(work)
+    for key in ("files", "vendored", "dirs", "stub_created_dirs"):
+        assert again[key] == first[key], key
+    append(root / "src/libB/src/lib.rs", "\npub const EDITED: u32 = 1;\n")
+    ok(chefpy(["prepare", "-p", "serviceZ", "--recipe-path", str(work / "recipe.json")], root))
+    ok(chefpy(["cook", "--layer", "local", "--force", "-p", "serviceZ"], work))
+    edited = _stamp(work)
+    assert set(edited["stub_created_dirs"]) == set(first["stub_created_dirs"])  # type: ignore[call-overload]
+    assert edited["vendored"] == first["vendored"]
+    assert edited["files"] != first["files"]  # libB's lib.rs
+
+
+def test_cook_no_build_on_layer_2_finds_the_layer_1_cook_beneath_it(tmp_path: Path) -> None:
+    """As a cook that builds does: the files layer 1 wrote are layer 2's to overwrite, and layer 1's
+    dummy sources that layer 2 does not write are removed."""
+    _, work = _stacked_workdir(tmp_path)
+    layer_1 = _stamp(work)
+    proc = chefpy(["cook", "--layer", "local", "--no-build", "-p", "serviceZ"], work)
+    assert proc.returncode == 0, proc.stderr
+    assert "layer 2, local" in proc.stderr
+    assert "Stubbed by cargo-chefpy" not in (work / "src/libB/src/lib.rs").read_text()
+    stubs = layer_1["stub_files"]
+    assert isinstance(stubs, dict)
+    recipe = json.loads((work / "recipe.json").read_text())
+    ours = {f["path"] for f in recipe["files"]}
+    for rel in sorted(set(stubs) - ours):
+        assert not (work / rel).exists(), f"layer 1's dummy {rel} survived a --no-build layer-2 cook"
