@@ -13,9 +13,10 @@ import os
 import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import Final
 
 from integration.support.flow import chefpy, compiled, ok, replace_tree
-from integration.support.workspaces import copy_tree, write_seed
+from integration.support.workspaces import FakeCrate, copy_tree, run_cargo, write_registry, write_seed
 
 SERVICES = ("serviceX", "serviceY", "serviceZ")
 
@@ -25,11 +26,10 @@ def third_party(root: Path) -> set[str]:
     return {p["name"] for p in lock["package"] if "source" in p}
 
 
-def test_a_shared_deps_layer_cooked_once_per_service_leaves_no_third_party_crate_to_any_service(
-    tmp_path: Path,
-) -> None:
-    context = tmp_path / "context"
-    write_seed(context)
+def shared_flow(tmp_path: Path, context: Path) -> Counter[str]:
+    """Run the multi-service Dockerfile's stages on `context`; what the shared deps stage compiled of the
+    third-party crates, by crate (once per feature set). Asserts that each service's cook-S and build-S
+    stages compile no third-party crate, and its build only the service itself."""
     planner = tmp_path / "planner"
     copy_tree(context, planner, preserve_mtimes=True)
     union = [w for s in SERVICES for w in ("-p", s)]
@@ -48,8 +48,6 @@ def test_a_shared_deps_layer_cooked_once_per_service_leaves_no_third_party_crate
         deps_compiled.update(compiled(proc) & third_party(context))
     stamp = json.loads((target / "cargo-chefpy-stamp.json").read_text())
     assert stamp["packages"] == list(SERVICES), "each deps cook keeps what the earlier ones recorded"
-    # This seed's services ask the same features of every third-party crate they share: each compiles once.
-    assert deps_compiled == Counter(third_party(context)), deps_compiled
 
     saved_app, saved_target = tmp_path / "deps-app", tmp_path / "deps-target"
     replace_tree(app, saved_app)
@@ -63,3 +61,57 @@ def test_a_shared_deps_layer_cooked_once_per_service_leaves_no_third_party_crate
         copy_tree(context, app, preserve_mtimes=False)  # COPY . . in a fresh checkout: new mtimes
         build = ok(chefpy(["build", "--release", "-p", s], app, env=env))
         assert compiled(build) == {s}, (s, build.stderr)
+    return deps_compiled
+
+
+def test_a_shared_deps_layer_cooked_once_per_service_leaves_no_third_party_crate_to_any_service(
+    tmp_path: Path,
+) -> None:
+    context = tmp_path / "context"
+    write_seed(context)
+    deps_compiled = shared_flow(tmp_path, context)
+    # This seed's services ask the same features of every third-party crate they share: each compiles once.
+    assert deps_compiled == Counter(third_party(context)), deps_compiled
+
+
+FEATURED_LIB: Final = """\
+//! fake-extra 0.1.0 with two features, each adding a function.
+
+#[cfg(feature = "alpha")]
+pub fn alpha() -> &'static str {
+    "alpha"
+}
+
+#[cfg(feature = "beta")]
+pub fn beta() -> &'static str {
+    "beta"
+}
+"""
+
+
+def with_featured_crate(context: Path) -> None:
+    """serviceX uses fake-extra with its feature `alpha`, serviceY with `beta` (and calls it)."""
+    features = {"alpha": (), "beta": ()}
+    crate = FakeCrate(name="fake-extra", version="0.1.0", lib_rs=FEATURED_LIB, features=features)
+    write_registry(context / "vendored", [crate])
+    for service, feature in (("serviceX", "alpha"), ("serviceY", "beta")):
+        manifest = context / "src" / service / "Cargo.toml"
+        dep = f'fake-extra = {{ version = "0.1", features = ["{feature}"] }}\n'
+        manifest.write_text(manifest.read_text().replace("[dependencies]\n", f"[dependencies]\n{dep}", 1))
+        main_rs = context / "src" / service / "src" / "main.rs"
+        main_rs.write_text(
+            main_rs.read_text() + f"\n#[allow(dead_code)]\nfn extra() -> &'static str {{\n"
+            f"    fake_extra::{feature}()\n}}\n"
+        )
+    run_cargo(["generate-lockfile", "--offline"], context)
+
+
+def test_two_services_asking_different_features_of_one_crate_compile_it_once_each_in_the_deps_stage_only(
+    tmp_path: Path,
+) -> None:
+    context = tmp_path / "context"
+    write_seed(context)
+    with_featured_crate(context)
+    deps_compiled = shared_flow(tmp_path, context)
+    # fake-extra: once for serviceX (alpha), once for serviceY (beta); serviceZ does not use it.
+    assert deps_compiled == Counter(third_party(context)) + Counter({"fake-extra": 1}), deps_compiled
