@@ -3,6 +3,7 @@
     python -m integration.bench                   # everything (about 25 minutes on 2 cores)
     python -m integration.bench --only matrix     # one part, for development (BENCHMARKS.md is left alone)
     python -m integration.bench --only day        # the day of edits alone (integration/bench_day.py)
+    python -m integration.bench --only services   # cold builds of every service image (bench_services.py)
     python -m integration.bench --report-only    # BENCHMARKS.md and the chart again from results.json
 
 Parts:
@@ -14,7 +15,10 @@ Parts:
 - cook: cook against a plain `cargo build` of the same skeleton;
 - startup: the zipapp's cold and warm start for `--version`, now and at BEFORE_COMMIT;
 - day: a day of edits (10 serviceZ, 3 libB, 1 libA description, 1 third-party change) on the same
-  workspace, for stacked and single-layer chefpy, cargo-chef style, hand-made and no cache.
+  workspace, for stacked and single-layer chefpy, cargo-chef style, hand-made and no cache;
+- services: a cold build of every service image, for the bench workspace's 3 services and a generated one
+  of 10: the multi-service Dockerfile's shared deps layer, N single-service Dockerfiles, and the
+  cargo-chef style; its figures go to bench-results/services.json (integration/bench_services.py).
 
 Every figure in BENCHMARKS.md comes from one run's results.json, written next to the chart.
 """
@@ -41,7 +45,8 @@ from integration.bench_flow import Approach, cargo
 from integration.bench_report import PREPARE_TARGET
 from integration.support.flow import ROOT
 
-PARTS: Final = ("matrix", "prepare", "cook", "startup", "day")
+PARTS: Final = ("matrix", "prepare", "cook", "startup", "day", "services")
+SERVICES_FILE: Final = "services.json"  # the services part's figures, apart from results.json
 RESULTS_DIR: Final = ROOT / "integration" / "bench-results"
 REPORT: Final = ROOT / "BENCHMARKS.md"
 SIZES: Final = (10, 50, 200, 500, 1000, 2000)
@@ -180,12 +185,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "parts": parts,
     }
     context: Path | None = None
-    if "matrix" in parts or "cook" in parts or "day" in parts:
+    needs_crates = ("matrix", "cook", "day", "services")
+    if any(p in parts for p in needs_crates):
         skip = ensure_debian_crates(say)
         if skip is not None:
-            say(f"skipping the matrix and cook parts: {skip}")
+            say(f"skipping the {', '.join(p for p in parts if p in needs_crates)} parts: {skip}")
             results["skipped"] = skip
-            parts = [p for p in parts if p not in ("matrix", "cook", "day")]
+            parts = [p for p in parts if p not in needs_crates]
         else:
             context = work / "context" / "ws"
             say(f"writing the bench workspace at {context} (cargo vendor from Debian's registry)")
@@ -247,6 +253,17 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         results["day_summary"] = summary(day)
         for line in results["day_summary"]:
             say(line)
+    if "services" in parts and context is not None:
+        from integration.bench_services import run_services, verdict
+
+        workspaces = _jsonable(
+            run_services(
+                work / "services", context, args.service_counts, tool, say, mtime=time.time() - 86_400
+            )
+        )
+        for ws in workspaces:
+            ws["verdict"] = {k: v for k, v in verdict(ws).items() if k != "approaches"}
+        results["services"] = {"workspaces": workspaces}
     if "startup" in parts:
         startup = bench_overhead.measure_startup(work / "startup", source, 3, 15, say, before=before)
         results["startup"] = _jsonable(startup)
@@ -301,6 +318,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=list(SIZES), help="prepare: members"
     )
+    parser.add_argument(
+        "--service-counts",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[3, 10],
+        help="services: how many services (3: the bench workspace's own; more: generated; default 3,10)",
+    )
     parser.add_argument("--work-dir", type=Path, help="scratch directory (default: a new one under /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -317,9 +340,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parse_args(argv)
     results_file = args.results_dir / "results.json"
+    services_file = args.results_dir / SERVICES_FILE
     if args.report_only:
         results = json.loads(results_file.read_text())
-        write_report(results, args.report, args.results_dir / "chart.png")
+        services = json.loads(services_file.read_text()) if services_file.is_file() else None
+        write_report(results, args.report, args.results_dir / "chart.png", services=services)
         say(f"wrote {args.report} from {results_file}")
         return 0
     # Measure the tool as installed copies run: with their bytecode cached. A PYTHONDONTWRITEBYTECODE
@@ -335,12 +360,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep and args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    results_file.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    say(f"results in {results_file} ({results['minutes']} minutes)")
+    services = results.pop("services", None)
+    if services is not None:  # its own file: `--only services` leaves results.json alone
+        services = {k: results[k] for k in ("started", "machine", "minutes")} | services
+        services_file.write_text(json.dumps(services, indent=1, sort_keys=True) + "\n")
+        say(f"services results in {services_file}")
+    elif services_file.is_file():
+        services = json.loads(services_file.read_text())
+    if set(results["parts"]) - {"services"}:
+        results_file.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        say(f"results in {results_file} ({results['minutes']} minutes)")
     if args.only:
         say(f"--only given: {args.report} left alone (rewrite it with --report-only)")
         return 0
-    write_report(results, args.report, args.results_dir / "chart.png")
+    write_report(results, args.report, args.results_dir / "chart.png", services=services)
     say(f"wrote {args.report} and {args.results_dir / 'chart.png'}")
     return 0
 

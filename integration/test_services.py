@@ -8,14 +8,17 @@ compile no third-party crate. "Compiled" is read from cargo's `Compiling` lines.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import sys
 import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Final
 
-from integration.support.flow import chefpy, compiled, ok, replace_tree
+from integration.bench_services import run_workspace, verdict
+from integration.support.flow import ROOT, chefpy, compiled, ok, replace_tree
 from integration.support.workspaces import FakeCrate, copy_tree, run_cargo, write_registry, write_seed
 
 SERVICES = ("serviceX", "serviceY", "serviceZ")
@@ -115,3 +118,28 @@ def test_two_services_asking_different_features_of_one_crate_compile_it_once_eac
     deps_compiled = shared_flow(tmp_path, context)
     # fake-extra: once for serviceX (alpha), once for serviceY (beta); serviceZ does not use it.
     assert deps_compiled == Counter(third_party(context)) + Counter({"fake-extra": 1}), deps_compiled
+
+
+def test_the_services_bench_counts_third_party_compilations_of_each_approach_from_cargos_lines(
+    tmp_path: Path,
+) -> None:
+    """integration/bench_services.py on the seed: what `make bench` reports, checked against the seed's
+    known closures (serviceX: fake-log, fake-libc; serviceY: those and fake-derive; serviceZ: those and
+    fake-serde, fake-json; libA, which all use, brings fake-log and fake-libc)."""
+    context = tmp_path / "context" / "ws"
+    write_seed(context)
+    tool = [sys.executable, str(ROOT / "bin" / "cargo-chefpy")]
+    ws = dataclasses.asdict(run_workspace(tmp_path / "run", context, tool, lambda _: None))
+    by = verdict(ws)["approaches"]
+    assert by["shared"]["compiled_by_name"] == dict.fromkeys(sorted(third_party(context)), 1)
+    assert by["per-service"]["compiled_by_name"] == {
+        "fake-derive": 1,
+        "fake-json": 1,
+        "fake-libc": 3,
+        "fake-log": 3,
+        "fake-serde": 1,
+    }
+    assert by["shared"]["third_party_outside_cook"] == by["per-service"]["third_party_outside_cook"] == 0
+    assert by["cargo-chef style"]["third_party"] >= by["per-service"]["third_party"]
+    assert all(a["cook_cpu_seconds"] > 0 for a in by.values())
+    assert verdict(ws)["compilation_ratio"] == round(5 / 9, 3)
