@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from integration.bench_services import run_workspace, verdict
-from integration.support.flow import ROOT, chefpy, compiled, ok, replace_tree
+from integration.support.flow import ROOT, DockerFlow, chefpy, compiled, ok, replace_tree
 from integration.support.workspaces import FakeCrate, copy_tree, run_cargo, write_registry, write_seed
 
 SERVICES = ("serviceX", "serviceY", "serviceZ")
@@ -29,15 +29,15 @@ def third_party(root: Path) -> set[str]:
     return {p["name"] for p in lock["package"] if "source" in p}
 
 
-def shared_flow(tmp_path: Path, context: Path) -> Counter[str]:
+def shared_flow(tmp_path: Path, context: Path, services: tuple[str, ...] = SERVICES) -> Counter[str]:
     """Run the multi-service Dockerfile's stages on `context`; what the shared deps stage compiled of the
     third-party crates, by crate (once per feature set). Asserts that each service's cook-S and build-S
     stages compile no third-party crate, and its build only the service itself."""
     planner = tmp_path / "planner"
     copy_tree(context, planner, preserve_mtimes=True)
-    union = [w for s in SERVICES for w in ("-p", s)]
+    union = [w for s in services for w in ("-p", s)]
     ok(chefpy(["prepare", *union, "--recipe-path", "all.json", "--deps-recipe-path", "deps.json"], planner))
-    for s in SERVICES:
+    for s in services:
         ok(chefpy(["prepare", "-p", s, "--recipe-path", f"{s}.json"], planner))
 
     app, target = tmp_path / "app", tmp_path / "app-target"
@@ -46,16 +46,16 @@ def shared_flow(tmp_path: Path, context: Path) -> Counter[str]:
     (app / "deps.json").write_bytes((planner / "deps.json").read_bytes())
     copy_tree(context / "vendored", app / "vendored", preserve_mtimes=True)
     deps_compiled: Counter[str] = Counter()
-    for s in SERVICES:  # the deps stage: one cook per service
+    for s in services:  # the deps stage: one cook per service
         proc = ok(chefpy(["cook", "--release", "-p", s, "--recipe-path", "deps.json"], app, env=env))
         deps_compiled.update(compiled(proc) & third_party(context))
     stamp = json.loads((target / "cargo-chefpy-stamp.json").read_text())
-    assert stamp["packages"] == list(SERVICES), "each deps cook keeps what the earlier ones recorded"
+    assert stamp["packages"] == list(services), "each deps cook keeps what the earlier ones recorded"
 
     saved_app, saved_target = tmp_path / "deps-app", tmp_path / "deps-target"
     replace_tree(app, saved_app)
     replace_tree(target, saved_target)
-    for s in SERVICES:  # each service's cook and build stages, FROM deps
+    for s in services:  # each service's cook and build stages, FROM deps
         replace_tree(saved_app, app)
         replace_tree(saved_target, target)
         (app / "recipe.json").write_bytes((planner / f"{s}.json").read_bytes())
@@ -92,15 +92,18 @@ pub fn beta() -> &'static str {
 """
 
 
+def add_dependency(context: Path, service: str, line: str) -> None:
+    manifest = context / "src" / service / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("[dependencies]\n", f"[dependencies]\n{line}\n", 1))
+
+
 def with_featured_crate(context: Path) -> None:
     """serviceX uses fake-extra with its feature `alpha`, serviceY with `beta` (and calls it)."""
     features = {"alpha": (), "beta": ()}
     crate = FakeCrate(name="fake-extra", version="0.1.0", lib_rs=FEATURED_LIB, features=features)
     write_registry(context / "vendored", [crate])
     for service, feature in (("serviceX", "alpha"), ("serviceY", "beta")):
-        manifest = context / "src" / service / "Cargo.toml"
-        dep = f'fake-extra = {{ version = "0.1", features = ["{feature}"] }}\n'
-        manifest.write_text(manifest.read_text().replace("[dependencies]\n", f"[dependencies]\n{dep}", 1))
+        add_dependency(context, service, f'fake-extra = {{ version = "0.1", features = ["{feature}"] }}')
         main_rs = context / "src" / service / "src" / "main.rs"
         main_rs.write_text(
             main_rs.read_text() + f"\n#[allow(dead_code)]\nfn extra() -> &'static str {{\n"
@@ -143,3 +146,56 @@ def test_the_services_bench_counts_third_party_compilations_of_each_approach_fro
     assert by["cargo-chef style"]["third_party"] >= by["per-service"]["third_party"]
     assert all(a["cook_cpu_seconds"] > 0 for a in by.values())
     assert verdict(ws)["compilation_ratio"] == round(5 / 9, 3)
+
+
+def with_optional_dependency(context: Path) -> None:
+    """fake-extra has an optional dependency, fake-opt, behind its feature `opt`: serviceY enables it,
+    serviceX uses fake-extra without it. Cargo.lock lists fake-opt (and fake-extra's edge to it); a
+    workspace pruned to members that do not enable `opt` does not need it, so cargo drops it from the lock."""
+    opt = FakeCrate(name="fake-opt", version="0.1.0")
+    extra = FakeCrate(
+        name="fake-extra",
+        version="0.1.0",
+        deps={"fake-opt": "0.1"},
+        optional=frozenset({"fake-opt"}),
+        features={"opt": ("dep:fake-opt",)},
+    )
+    write_registry(context / "vendored", [opt, extra])
+    add_dependency(context, "serviceX", 'fake-extra = "0.1"')
+    add_dependency(context, "serviceY", 'fake-extra = { version = "0.1", features = ["opt"] }')
+    run_cargo(["generate-lockfile", "--offline"], context)
+    assert 'name = "fake-opt"' in (context / "Cargo.lock").read_text()
+
+
+def test_a_service_whose_crate_has_an_optional_dependency_only_another_service_enables_cooks_both_layers(
+    tmp_path: Path,
+) -> None:
+    """The single-service Dockerfile (`dockerfile -p serviceX`): layer 1, layer 2 on top, then build."""
+    context = tmp_path / "context"
+    write_seed(context)
+    with_optional_dependency(context)
+    args = ["--release", "-p", "serviceX"]
+    flow = DockerFlow(
+        tmp_path / "flow",
+        context,
+        prepare_args=["-p", "serviceX"],
+        cook_args=args,
+        build_args=args,
+        layers=True,
+    )
+    flow.cook(flow.prepare())
+    assert flow.cook_compiled["deps"] & third_party(context) == {"fake-extra", "fake-libc", "fake-log"}
+    assert not flow.cook_compiled["local"] & third_party(context)
+    assert flow.final(preserve_mtimes=False).compiled == {"serviceX"}
+
+
+def test_a_shared_deps_layer_for_services_that_leave_out_the_one_enabling_an_optional_dependency_cooks(
+    tmp_path: Path,
+) -> None:
+    """`dockerfile -p serviceX -p serviceZ`: serviceY, which enables fake-extra's `opt`, is not built."""
+    context = tmp_path / "context"
+    write_seed(context)
+    with_optional_dependency(context)
+    deps_compiled = shared_flow(tmp_path, context, ("serviceX", "serviceZ"))
+    assert "fake-opt" not in deps_compiled
+    assert deps_compiled["fake-extra"] == 1

@@ -118,7 +118,8 @@ class FakeCrate:
 
     `deps` maps other fake crates' names to version requirements. An empty `lib_rs` (the default) is replaced
     by `default_lib_rs(name, version)`. `extra_files` maps crate-relative posix paths to text. `features` maps
-    feature names to what they enable (its `[features]` table; no `default` unless given).
+    feature names to what they enable (its `[features]` table; no `default` unless given); `optional` names
+    those of `deps` that are optional.
     """
 
     name: str
@@ -129,6 +130,7 @@ class FakeCrate:
     proc_macro: bool = False
     extra_files: Mapping[str, str] = field(default_factory=dict)
     features: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    optional: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # Read-only, sorted copies: the caller's dicts can change afterwards without touching this crate.
@@ -172,6 +174,7 @@ class FakeCrate:
             lines.append("proc-macro = true")
         for dep, req in self.deps.items():
             lines += ["", f"[dependencies.{dep}]", f"version = {_q(req)}"]
+            lines += ["optional = true"] if dep in self.optional else []
         lines += self._features_table()
         return "\n".join(lines) + "\n"
 
@@ -196,7 +199,12 @@ class FakeCrate:
             lines += ["", "[lib]", "proc-macro = true"]
         if self.deps:
             lines += ["", "[dependencies]"]
-            lines += [f"{dep} = {_q(req)}" for dep, req in self.deps.items()]
+            lines += [
+                f"{dep} = {{ version = {_q(req)}, optional = true }}"
+                if dep in self.optional
+                else f"{dep} = {_q(req)}"
+                for dep, req in self.deps.items()
+            ]
         lines += self._features_table()
         return "\n".join(lines) + "\n"
 
