@@ -1,6 +1,6 @@
 """`make bench`: cache effectiveness and tool overhead, measured side by side; writes BENCHMARKS.md.
 
-    python -m integration.bench                   # everything (about 25 minutes on 2 cores)
+    python -m integration.bench                   # everything (about 45 minutes on 2 cores)
     python -m integration.bench --only matrix     # one part, for development (BENCHMARKS.md is left alone)
     python -m integration.bench --only day        # the day of edits alone (integration/bench_day.py)
     python -m integration.bench --only services   # cold builds of every service image (bench_services.py)
