@@ -369,6 +369,8 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
             code=code,
             hint="cargo's errors are above; a dependency that fails here also fails without cargo-chefpy",
         )
+    for lock_path in skeleton.restore_locks(rec, root):
+        log.debug(f"{lock_path}: cargo dropped entries this skeleton does not use; the recipe's written back")
     target_dir = target_directory(cargo_bin, workspace, build)
     # Read what the build scripts watch before the stubs' outputs (their scripts' among them) go.
     real_root = Path(os.path.realpath(root))

@@ -804,6 +804,19 @@ def explain(prepared: Prepared, options: PrepareOptions | None = None) -> Iterat
             "(and then layer 2 too):"
         )
         yield from _explain_deps(prepared.deps_recipe)
+        packages = prepared.plan.targets
+        if len(packages) > 1:
+            first, rest = packages[0], packages[1:]
+            deps = deps_path or "the deps recipe"
+            yield (
+                "  Feature unification: cargo unifies a third-party crate's features across the packages "
+                "of one invocation."
+            )
+            yield "  So cook this layer once per package, into one target directory (as `dockerfile` does):"
+            yield (
+                f"  `cook -p {first} --recipe-path {deps}`, then the same for {', '.join(rest)}: "
+                "a crate compiles once per feature set, and no package's own cook or build compiles it again."
+            )
     yield ""
     where = options.recipe_path if options is not None and options.out_dir is None else "the recipe"
     yield f"Layer 2, local ({'stdout' if where == '-' else where}), is rebuilt when any of these change:"

@@ -181,6 +181,30 @@ def _roll_back(created: list[Path]) -> None:
             pass  # best effort: a directory someone else filled meanwhile stays
 
 
+def restore_locks(recipe: Recipe, root: Path) -> list[str]:
+    """The recipe's Cargo.lock files that the cook build changed, written back as the recipe has them.
+
+    Cargo drops the lock entries that the skeleton workspace does not use (an optional dependency that
+    only a pruned member's features enable): the cooked tree must still hold the recipe's bytes, or the
+    next cook over it (layer 2, or the deps cook of the next service) sees a file that differs."""
+    restored = []
+    for f in recipe.files:
+        if f.path.rsplit("/", 1)[-1] != "Cargo.lock":
+            continue
+        path = root / f.path
+        try:
+            if not path.is_symlink() and path.read_bytes() == f.data:
+                continue
+        except OSError:
+            pass
+        try:
+            atomic_write(path, f.data, executable=f.executable, mtime=FIXED_MTIME)
+        except OSError as exc:
+            raise write_error(path, exc) from None
+        restored.append(f.path)
+    return restored
+
+
 def settle_tree(directory: Path, mtime: float = FIXED_MTIME) -> int:
     """Give every file under `directory` the fixed mtime; returns how many changed."""
     changed = 0

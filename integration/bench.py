@@ -1,8 +1,9 @@
 """`make bench`: cache effectiveness and tool overhead, measured side by side; writes BENCHMARKS.md.
 
-    python -m integration.bench                   # everything (about 25 minutes on 2 cores)
+    python -m integration.bench                   # everything (about 45 minutes on 2 cores)
     python -m integration.bench --only matrix     # one part, for development (BENCHMARKS.md is left alone)
     python -m integration.bench --only day        # the day of edits alone (integration/bench_day.py)
+    python -m integration.bench --only services   # cold builds of every service image (bench_services.py)
     python -m integration.bench --report-only    # BENCHMARKS.md and the chart again from the results
 
 A full run writes integration/bench-results/results.json and BENCHMARKS.md. A run of some parts (`--only`)
@@ -19,7 +20,10 @@ Parts:
 - cook: cook against a plain `cargo build` of the same skeleton;
 - startup: the zipapp's cold and warm start for `--version`, now and at BEFORE_COMMIT;
 - day: a day of edits (10 serviceZ, 3 libB, 1 libA description, 1 third-party change) on the same
-  workspace, for stacked and single-layer chefpy, cargo-chef style, hand-made and no cache.
+  workspace, for stacked and single-layer chefpy, cargo-chef style, hand-made and no cache;
+- services: a cold build of every service image, for the bench workspace's 3 services and a generated one
+  of 10: the multi-service Dockerfile's shared deps layer, N single-service Dockerfiles, and the
+  cargo-chef style (integration/bench_services.py).
 
 Every figure in BENCHMARKS.md comes from one run's results.json (or a later separate run's file), written
 next to the chart. Every stage is timed as its RUN commands alone (integration/bench_flow.py's docstring).
@@ -47,7 +51,7 @@ from integration.bench_flow import COOK_TIMING, Approach, cargo
 from integration.bench_report import PREPARE_TARGET, day_summary, merge_separate_runs, results_name
 from integration.support.flow import ROOT
 
-PARTS: Final = ("matrix", "prepare", "cook", "startup", "day")
+PARTS: Final = ("matrix", "prepare", "cook", "startup", "day", "services")
 RESULTS_DIR: Final = ROOT / "integration" / "bench-results"
 REPORT: Final = ROOT / "BENCHMARKS.md"
 SIZES: Final = (10, 50, 200, 500, 1000, 2000)
@@ -187,12 +191,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "cook_timing": COOK_TIMING,
     }
     context: Path | None = None
-    if "matrix" in parts or "cook" in parts or "day" in parts:
+    needs_crates = ("matrix", "cook", "day", "services")
+    if any(p in parts for p in needs_crates):
         skip = ensure_debian_crates(say)
         if skip is not None:
-            say(f"skipping the matrix and cook parts: {skip}")
+            say(f"skipping the {', '.join(p for p in parts if p in needs_crates)} parts: {skip}")
             results["skipped"] = skip
-            parts = [p for p in parts if p not in ("matrix", "cook", "day")]
+            parts = [p for p in parts if p not in needs_crates]
         else:
             context = work / "context" / "ws"
             say(f"writing the bench workspace at {context} (cargo vendor from Debian's registry)")
@@ -254,6 +259,17 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         results["day_summary"] = day_summary(results["day"])
         for line in results["day_summary"]:
             say(line)
+    if "services" in parts and context is not None:
+        from integration.bench_services import run_services, verdict
+
+        workspaces = _jsonable(
+            run_services(
+                work / "services", context, args.service_counts, tool, say, mtime=time.time() - 86_400
+            )
+        )
+        for ws in workspaces:
+            ws["verdict"] = {k: v for k, v in verdict(ws).items() if k != "approaches"}
+        results["services"] = {"workspaces": workspaces}
     if "startup" in parts:
         startup = bench_overhead.measure_startup(work / "startup", source, 3, 15, say, before=before)
         results["startup"] = _jsonable(startup)
@@ -323,6 +339,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=list(SIZES), help="prepare: members"
+    )
+    parser.add_argument(
+        "--service-counts",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[3, 10],
+        help="services: how many services (3: the bench workspace's own; more: generated; default 3,10)",
     )
     parser.add_argument("--work-dir", type=Path, help="scratch directory (default: a new one under /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")

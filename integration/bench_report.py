@@ -796,6 +796,7 @@ PART_KEYS: Final = {
     "cook": ("cook",),
     "startup": ("startup", "before"),
     "day": ("day", "day_summary"),
+    "services": ("services",),
 }
 PART_SECTIONS: Final = {
     "matrix": "Cache effectiveness",
@@ -803,6 +804,7 @@ PART_SECTIONS: Final = {
     "cook": "Tool overhead",
     "startup": "Tool overhead",
     "day": "A day of edits",
+    "services": "Every service image, cold",
 }
 
 
@@ -983,6 +985,88 @@ def _mark(checks: Sequence[Check], results: Mapping[str, Any], part: str) -> lis
     return [(name + where, got, met) for name, got, met in checks]
 
 
+def services_section(raw: dict[str, Any]) -> tuple[list[str], list[Check]]:
+    """Cold builds of every service image (bench-results/services.json, integration/bench_services.py)."""
+    from integration.bench_services import APPROACHES, verdict
+
+    checks: list[Check] = []
+    counts = [len(ws["services"]) for ws in raw["workspaces"]]
+    which = " and ".join(
+        "the bench workspace's 3 services" if n == 3 else f"the same workspace with {n} services"
+        for n in counts
+    )
+    lines = [
+        "## Every service image, cold",
+        "",
+        f"From integration/bench-results/{raw.get('file', 'results.json')} ({raw['started']}, "
+        f"{raw['minutes']} minutes on "
+        f"{raw['machine']['cores']} cores). Every service image built from nothing, three ways, for {which} "
+        "(the services beyond serviceX, serviceY and serviceZ each use their own subset of the same "
+        "third-party crates and libraries; every `COPY` is a fresh checkout, all mtimes new, as on CI):",
+        "",
+        "- **shared**: the multi-service Dockerfile (`cargo chefpy dockerfile -p A -p B ...`): one deps "
+        "layer, cooked once per service into one target directory, then per service its layer-2 cook and "
+        "build from a copy of that layer;",
+        "- **per-service**: one single-service Dockerfile per service (`dockerfile -p S`), each with its own "
+        "deps layer and target directory;",
+        "- **cargo-chef style**: per service `prepare --stub-all`, `cook` and a plain `cargo build`.",
+        "",
+        "Third-party compilations: cargo's `Compiling` lines of crates whose Cargo.lock entry has a "
+        "`source`, over every stage. Cook CPU: user + system seconds of the cook stages' commands and all "
+        "they ran. Wall: every stage's command (planner, cooks, builds), not the layer copies. Target: the "
+        "shared layer's third-party work at most 1/N of the per-service approach's.",
+        "",
+    ]
+    for ws in raw["workspaces"]:
+        v = verdict(ws)
+        n = v["services"]
+        by = v["approaches"]
+        rows = [
+            [
+                a,
+                str(by[a]["third_party"]),
+                str(by[a]["third_party_outside_cook"]),
+                _s(by[a]["cook_cpu_seconds"]),
+                _s(by[a]["cpu_seconds"]),
+                _s(by[a]["seconds"]),
+            ]
+            for a in APPROACHES
+        ]
+        header = ["", "third-party compilations", "of them outside cook", "cook CPU", "all CPU", "wall"]
+        shared, alone = by["shared"], by["per-service"]
+        lines += [f"### {n} services", "", *_table(header, rows, "lrrrrr"), ""]
+        lines += [
+            f"Shared against per-service: {v['compilation_ratio']:.2f} of the third-party compilations "
+            f"({shared['third_party']} against {alone['third_party']}) and {v['cpu_ratio']:.2f} of the cook "
+            f"CPU; the target is 1/{n} = {v['target']:.2f}: compilations {_ok(v['compilations_met'])}, cook "
+            f"CPU {_ok(v['cpu_met'])}.",
+        ]
+        met = v["compilations_met"] and v["cpu_met"]
+        if not met:
+            per_crate = alone["third_party"] / max(v["distinct_third_party"], 1)
+            lines.append(
+                f"1/{n} is reachable only when every service uses every third-party crate with the same "
+                f"features: the shared layer compiles each crate once per feature set, the per-service "
+                f"approach once per service that uses it. These services use {v['distinct_third_party']} "
+                f"third-party crates between them, {per_crate:.1f} services per crate on average: even "
+                f"with each crate compiled exactly once, the ratio could not go below "
+                f"{v['floor_ratio']:.2f}."
+            )
+        twice = {k: c for k, c in shared["compiled_by_name"].items() if c > 1}
+        if twice:
+            shown = ", ".join(f"{k} ({c}x)" for k, c in twice.items())
+            lines.append(
+                f"Compiled more than once in the shared layer (once per feature set asked): {shown}."
+            )
+        lines.append("")
+        got = (
+            f"{v['compilation_ratio']:.2f} compilations, {v['cpu_ratio']:.2f} cook CPU "
+            f"(at best {v['floor_ratio']:.2f} with these services)"
+        )
+        checks.append((f"{n} services, cold: shared third-party work at most 1/{n} of per-service", got, met))
+    return lines, checks
+
+
 def write_report(results: dict[str, Any], report: Path, chart: Path) -> None:
     checks: list[Check] = []
     head: list[str] = []
@@ -1026,6 +1110,16 @@ def write_report(results: dict[str, Any], report: Path, chart: Path) -> None:
                 for name, got, met in found
             ]
         checks += _mark(found, results, "day")
+    services: list[str] = []
+    if "services" in results:
+        source = _separate(results, "services") or results
+        raw = {
+            "file": source.get("file", "results.json"),
+            **{k: source[k] for k in ("started", "minutes", "machine")},
+            **results["services"],
+        }
+        services, found = services_section(raw)
+        checks += _mark(found, results, "services")
     machine = results["machine"]
     separate = sorted({PART_SECTIONS[p] for p in results.get("separate_runs", {})})
     except_text = (
@@ -1070,6 +1164,7 @@ def write_report(results: dict[str, Any], report: Path, chart: Path) -> None:
             section[2:2] = separate_run_note(info, "This section is")
         lines += section
     lines += day
+    lines += services
     if overhead:
         lines += ["## Tool overhead", "", *overhead]
     lines += [

@@ -18,7 +18,7 @@ import platform
 import shutil
 import subprocess
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -380,15 +380,16 @@ fn main() -> Result<()> {{
 }}
 """
 
-SERVICES: Final = (
+Service = tuple[str, Mapping[str, str], str]  # name, [dependencies] (key -> TOML spec), main.rs
+SERVICES: Final[tuple[Service, ...]] = (
     ("serviceX", SERVICE_X_DEPS, SERVICE_X_RS),
     ("serviceY", SERVICE_Y_DEPS, SERVICE_Y_RS),
     ("serviceZ", SERVICE_Z_DEPS, SERVICE_Z_RS),
 )
 
 
-def _root_manifest() -> str:
-    members = [lib.directory for lib in LOCAL_LIBS] + [f"src/{name}" for name, _, _ in SERVICES]
+def _root_manifest(services: Sequence[Service]) -> str:
+    members = [lib.directory for lib in LOCAL_LIBS] + [f"src/{name}" for name, _, _ in services]
     lines = [
         "[workspace]",
         'resolver = "2"',
@@ -415,14 +416,21 @@ def _copy_sources(src: Path, dest: Path) -> None:
             shutil.copy(src / name, dest / name)
 
 
-def write_workspace(root: Path, *, registry: Path = DEBIAN_REGISTRY, mtime: float | None = None) -> None:
+def write_workspace(
+    root: Path,
+    *,
+    registry: Path = DEBIAN_REGISTRY,
+    mtime: float | None = None,
+    services: Sequence[Service] = SERVICES,
+) -> None:
     """Write the bench workspace at `root`: members, Cargo.lock, and `vendored/` from Debian's registry.
 
-    With `mtime`, every file ends up with that mtime (a checkout made some time ago).
+    With `mtime`, every file ends up with that mtime (a checkout made some time ago). `services` are its
+    binary members (default: serviceX, serviceY and serviceZ).
     """
     libs = {lib.name: lib for lib in LOCAL_LIBS}
     root.mkdir(parents=True)
-    (root / "Cargo.toml").write_text(_root_manifest())
+    (root / "Cargo.toml").write_text(_root_manifest(services))
     for lib in LOCAL_LIBS:
         debian = _crate_dir(registry, lib.crate)
         assert debian is not None, lib.crate
@@ -433,7 +441,7 @@ def write_workspace(root: Path, *, registry: Path = DEBIAN_REGISTRY, mtime: floa
     assert patched is not None
     _copy_sources(patched, root / PATCHED_DIR)
     (root / PATCHED_DIR / "Cargo.toml").write_text(patched_manifest((patched / "Cargo.toml").read_text()))
-    for name, deps, main_rs in SERVICES:
+    for name, deps, main_rs in services:
         directory = root / "src" / name
         (directory / "src").mkdir(parents=True)
         (directory / "Cargo.toml").write_text(_service_manifest(name, MEMBER_VERSION, deps))

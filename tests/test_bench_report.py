@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from integration import bench_overhead
-from integration.bench_report import prepare_ratios, prepare_section, prepare_target_check, startup_section
+from integration.bench_report import (
+    prepare_ratios,
+    prepare_section,
+    prepare_target_check,
+    services_section,
+    startup_section,
+)
 
 
 def _scale(members: int, metadata: float, prepare: float, before: float | None = None) -> dict[str, Any]:
@@ -99,3 +105,66 @@ def test_without_git_the_old_version_is_skipped_with_a_reason(
     before = bench_overhead.build_before(tmp_path / "before", tmp_path)
     assert before.zipapp == ""
     assert before.skipped == "git is not installed, so the old version cannot be checked out"
+
+
+def _stage(service: str, stage: str, compiled: list[str], cpu: float = 1.0) -> dict[str, Any]:
+    external = {"serde", "log", "libc"}
+    third = sum(1 for c in compiled if c in external)
+    return {
+        "service": service,
+        "stage": stage,
+        "compiled": compiled,
+        "third_party": third,
+        "seconds": cpu,
+        "cpu_seconds": cpu,
+    }
+
+
+def _services(shared: list[list[str]], alone: list[list[str]]) -> dict[str, Any]:
+    """Two services, A and B: what each approach's deps stages compiled (one list per service)."""
+
+    def approach(name: str, deps: list[list[str]]) -> dict[str, Any]:
+        stages = [_stage(s, "deps", c, cpu=len(c)) for s, c in zip("AB", deps, strict=True)]
+        stages += [_stage(s, "build", [s]) for s in "AB"]
+        return {"approach": name, "stages": stages}
+
+    ws = {
+        "services": ["A", "B"],
+        "third_party_in_lock": ["libc", "log", "serde"],
+        "approaches": [
+            approach("shared", shared),
+            approach("per-service", alone),
+            approach("cargo-chef style", alone),
+        ],
+    }
+    return {"started": "today", "minutes": 1.0, "machine": {"cores": 2}, "workspaces": [ws]}
+
+
+def test_services_target_is_met_when_the_shared_layer_compiles_half_of_what_two_services_compile_apart() -> (
+    None
+):
+    raw = _services(shared=[["serde", "log"], []], alone=[["serde", "log"], ["serde", "log"]])
+    lines, checks = services_section(raw)
+    name = "2 services, cold: shared third-party work at most 1/2 of per-service"
+    assert checks == [(name, "0.50 compilations, 0.50 cook CPU (at best 0.50 with these services)", True)]
+    text = "\n".join(lines)
+    assert "| shared | 2 | 0 | 2.00 s | 4.00 s | 4.00 s |" in text
+    assert "| per-service | 4 | 0 | 4.00 s | 6.00 s | 6.00 s |" in text
+    assert "reachable only when" not in text
+
+
+def test_services_target_missed_says_why_with_the_floor_that_these_subsets_allow() -> None:
+    # A uses serde and log, B log and libc: log is shared; 4 compilations apart, 3 at best.
+    raw = _services(shared=[["serde", "log"], ["libc"]], alone=[["serde", "log"], ["log", "libc"]])
+    lines, checks = services_section(raw)
+    assert checks[0][1:] == ("0.75 compilations, 0.75 cook CPU (at best 0.75 with these services)", False)
+    text = "\n".join(lines)
+    assert "compilations **missed**, cook CPU **missed**" in text
+    assert "These services use 3 third-party crates between them, 1.3 services per crate" in text
+    assert "the ratio could not go below 0.75." in text
+
+
+def test_services_a_crate_compiled_once_per_feature_set_in_the_shared_layer_is_named() -> None:
+    raw = _services(shared=[["serde", "log"], ["serde"]], alone=[["serde", "log"], ["serde"]])
+    text = "\n".join(services_section(raw)[0])
+    assert "Compiled more than once in the shared layer (once per feature set asked): serde (2x)." in text

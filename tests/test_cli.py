@@ -89,6 +89,18 @@ def test_explain_prints_the_plan_and_the_inputs(workspace: Make, capsys: pytest.
     assert "Layer 1, third-party (recipe.deps.json), is rebuilt when any of these change" in out
     assert "Layer 2, local (recipe.json), is rebuilt when any of these change:" in out
     assert "  vendored/  vendored sources" in out
+    assert "Feature unification" not in out  # one package: nothing to unify
+
+
+def test_explain_for_several_packages_says_the_deps_layer_is_cooked_once_per_package_and_why(
+    workspace: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = workspace("seed")
+    assert main(["prepare", "--explain", "-p", "serviceX", "-p", "serviceZ"], cwd=ws.root) == 0
+    several = capsys.readouterr().out
+    assert "Feature unification: cargo unifies a third-party crate's features across the packages" in several
+    assert "So cook this layer once per package, into one target directory" in several
+    assert "`cook -p serviceX --recipe-path recipe.deps.json`, then the same for serviceZ" in several
 
 
 def test_unknown_package_is_one_error_and_one_hint_with_exit_code_4(

@@ -142,3 +142,19 @@ def test_a_skeleton_deeper_than_the_recursion_limit_is_written_and_settled(deep_
     os.utime(deep_tmp / deep, (1, 1))
     assert skeleton.settle_tree(deep_tmp) == 1
     assert (deep_tmp / deep).stat().st_mtime == FIXED_MTIME
+
+
+def test_a_cargo_lock_that_the_cook_build_changed_is_written_back_as_the_recipe_has_it(
+    tmp_path: Path,
+) -> None:
+    rec = make(
+        ("Cargo.lock", b"version = 4\n# every entry\n"), ("w/Cargo.lock", b"same\n"), ("a.rs", b"fn a() {}\n")
+    )
+    skeleton.write(skeleton.plan_writes(rec, tmp_path), tmp_path, force=False)
+    (tmp_path / "Cargo.lock").write_bytes(b"version = 4\n# pruned by cargo\n")  # what cargo left
+    (tmp_path / "a.rs").write_bytes(b"not a lock: left alone\n")
+    assert skeleton.restore_locks(rec, tmp_path) == ["Cargo.lock"]
+    assert (tmp_path / "Cargo.lock").read_bytes() == b"version = 4\n# every entry\n"
+    assert (tmp_path / "Cargo.lock").stat().st_mtime == FIXED_MTIME
+    assert (tmp_path / "a.rs").read_bytes() == b"not a lock: left alone\n"
+    assert skeleton.plan_writes(rec, tmp_path).conflict_paths == ("a.rs",)

@@ -117,7 +117,9 @@ class FakeCrate:
     """A small fake crates.io crate that goes into a vendored directory source.
 
     `deps` maps other fake crates' names to version requirements. An empty `lib_rs` (the default) is replaced
-    by `default_lib_rs(name, version)`. `extra_files` maps crate-relative posix paths to text.
+    by `default_lib_rs(name, version)`. `extra_files` maps crate-relative posix paths to text. `features` maps
+    feature names to what they enable (its `[features]` table; no `default` unless given); `optional` names
+    those of `deps` that are optional.
     """
 
     name: str
@@ -127,10 +129,13 @@ class FakeCrate:
     build_rs: str | None = None
     proc_macro: bool = False
     extra_files: Mapping[str, str] = field(default_factory=dict)
+    features: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    optional: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # Read-only, sorted copies: the caller's dicts can change afterwards without touching this crate.
         object.__setattr__(self, "deps", MappingProxyType(dict(sorted(self.deps.items()))))
+        object.__setattr__(self, "features", MappingProxyType(dict(sorted(self.features.items()))))
         object.__setattr__(self, "extra_files", MappingProxyType(dict(sorted(self.extra_files.items()))))
         if not self.lib_rs:
             object.__setattr__(self, "lib_rs", default_lib_rs(self.name, self.version))
@@ -169,7 +174,14 @@ class FakeCrate:
             lines.append("proc-macro = true")
         for dep, req in self.deps.items():
             lines += ["", f"[dependencies.{dep}]", f"version = {_q(req)}"]
+            lines += ["optional = true"] if dep in self.optional else []
+        lines += self._features_table()
         return "\n".join(lines) + "\n"
+
+    def _features_table(self) -> list[str]:
+        if not self.features:
+            return []
+        return ["", "[features]", *(f"{k} = [{', '.join(map(_q, v))}]" for k, v in self.features.items())]
 
     def original_manifest(self) -> str:
         """`Cargo.toml.orig`: the manifest as its author wrote it."""
@@ -187,7 +199,13 @@ class FakeCrate:
             lines += ["", "[lib]", "proc-macro = true"]
         if self.deps:
             lines += ["", "[dependencies]"]
-            lines += [f"{dep} = {_q(req)}" for dep, req in self.deps.items()]
+            lines += [
+                f"{dep} = {{ version = {_q(req)}, optional = true }}"
+                if dep in self.optional
+                else f"{dep} = {_q(req)}"
+                for dep, req in self.deps.items()
+            ]
+        lines += self._features_table()
         return "\n".join(lines) + "\n"
 
     def files(self) -> dict[str, str]:
