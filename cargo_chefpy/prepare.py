@@ -233,11 +233,11 @@ def _stub_spec(crate: LocalCrate, plan: Plan, crate_dirs: Collection[str] = ()) 
         names = sorted(t.name for t in package.bins)
         first = crate.name if crate.name in names else names[0]
         kept = [next(t for t in package.bins if t.name == first)]
-    others = set(crate_dirs) - {crate.directory}
     taken: set[str] = set()
 
     def place(target: Target | None, fallback: str) -> str:
-        path = _in_package(target.src_path, crate.directory, others) if target is not None else None
+        # crate_dirs as it is: _in_package never looks `crate.directory` itself up (was a copy per stub).
+        path = _in_package(target.src_path, crate.directory, crate_dirs) if target is not None else None
         if path is None or path in taken:
             path = f"{manifest.STUB_DIR}/{fallback}"
         taken.add(path)
@@ -261,9 +261,9 @@ def _stub_spec(crate: LocalCrate, plan: Plan, crate_dirs: Collection[str] = ()) 
 
 def _in_package(src_path: str, directory: str, others: Collection[str]) -> str | None:
     """`src_path` relative to the package `directory`, when a recipe may carry it there: inside the
-    package, not inside another crate nested in it (`others`: the other crates' directories), a safe
-    recipe path. None otherwise. (Only the directories between the file and the package are looked
-    up: a workspace of 500 crates made this quadratic.)"""
+    package, not inside another crate nested in it (`others`: the crates' directories, this one's may be
+    among them), a safe recipe path. None otherwise. (Only the directories between the file and the
+    package are looked up: a workspace of 500 crates made this quadratic.)"""
     full = normalise(src_path)
     if not inside(full, directory) or full == directory:
         return None
@@ -465,8 +465,9 @@ def build_recipe(
         rel = relative(crate.directory, recipe_root)
         role = Role.KEEP if decision.klass is CrateClass.KEEP else Role.EXTERNAL
         wanted = manifests.package_files(crate)
+        # skip_base as it is: a walk never meets its own start directory (was a copy per crate).
         listing: Iterable[tuple[str, str, str]] = _crate_files(
-            crate.directory, skip_base - {crate.directory}, enter=wanted.walks_into
+            crate.directory, skip_base, enter=wanted.walks_into
         )
         for full, sub, kind in listing:
             path = at(rel, sub)
@@ -539,11 +540,10 @@ def _external_stub_spec(crate: LocalCrate, crate_dirs: Collection[str]) -> manif
     package_raw, lib_raw = doc.get("package"), doc.get("lib")
     package: dict[str, Any] = package_raw if isinstance(package_raw, dict) else {}
     lib: dict[str, Any] = lib_raw if isinstance(lib_raw, dict) else {}
-    nested = [d for d in crate_dirs if d != crate.directory]
 
     def place(path: object, default: str, fallback: str) -> str:
         rel = path if isinstance(path, str) else default
-        found = _in_package(os.path.join(crate.directory, rel), crate.directory, nested)
+        found = _in_package(os.path.join(crate.directory, rel), crate.directory, crate_dirs)
         return found if found is not None else f"{manifest.STUB_DIR}/{fallback}"
 
     build = package.get("build")
