@@ -126,9 +126,17 @@ def _mask_spec(spec: Any, base: str, stub_dirs: set[str]) -> None:
 
 def stub_manifest(text: str, where: str, spec: StubSpec, stub_dirs: set[str]) -> tuple[str, dict[str, str]]:
     """The stub's Cargo.toml and the dummy source files it names (paths relative to the package)."""
-    original = parse_toml(text, where)
+    stub_text, files, _ = stub_from(parse_toml(text, where), spec, stub_dirs)
+    return stub_text, files
+
+
+def stub_from(
+    original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]
+) -> tuple[str, dict[str, str], WorkspaceUse]:
+    """`stub_manifest` from the parsed manifest (left unchanged), and what the stub takes from the
+    workspace (`workspace_use` of the stub's text, without parsing that text again)."""
     doc = _stub_document(original, spec, stub_dirs)
-    return _dump(doc), spec.stub_files()
+    return _dump(doc), spec.stub_files(), workspace_use(doc)
 
 
 def _stub_document(original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]) -> dict[str, Any]:

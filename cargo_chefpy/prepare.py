@@ -302,11 +302,26 @@ def _never_carried(carry: Carry, skipped: set[str]) -> Callable[[str], bool]:
 
 
 class _Manifests:
-    """The kept packages' manifests, parsed only where their file selection needs it."""
+    """The manifests both recipes read, each file read once and each text parsed once (the parsed
+    documents are never changed: a stub copies what it takes); the kept packages' file selections."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._root: dict[str, Any] | None = None
+        self._texts: dict[str, str] = {}
+        self._docs: dict[str, dict[str, Any]] = {}
+
+    def text(self, where: str) -> str:
+        text = self._texts.get(where)
+        if text is None:
+            text = self._texts[where] = _read_text(where)
+        return text
+
+    def parsed(self, text: str, where: str) -> dict[str, Any]:
+        doc = self._docs.get(text)
+        if doc is None:
+            doc = self._docs[text] = parse_toml(text, where)
+        return doc
 
     @property
     def root(self) -> dict[str, Any]:
@@ -325,8 +340,8 @@ class _Manifests:
             doc = self.root
         else:
             where = os.path.join(crate.directory, "Cargo.toml")
-            text = _read_text(where)
-            doc = parse_toml(text, where) if "clude" in text else {}
+            text = self.text(where)
+            doc = self.parsed(text, where) if "clude" in text else {}
         return carry_mod.package_files(
             crate.directory,
             doc,
@@ -373,11 +388,14 @@ def build_recipe(
     *,
     carry: Carry | None = None,
     layer: Layer = Layer.LOCAL,
+    manifests: _Manifests | None = None,
 ) -> tuple[Recipe, str, Plan]:
     """The recipe, its root directory, and the plan without the [patch] crates the pruned lock dropped.
     `carry`: the extra paths asked for and the paths never carried. `layer`: LOCAL, today's recipe;
-    DEPS, the third-party layer's, from the plan LOCAL returned (`deps_plan` applied here)."""
+    DEPS, the third-party layer's, from the plan LOCAL returned (`deps_plan` applied here).
+    `manifests`: the manifests read so far (prepare hands the first recipe's to the second)."""
     root = workspace.root
+    manifests = manifests or _Manifests(workspace)
     if layer is Layer.DEPS:
         plan = deps_plan(plan, lock)
         carry = Carry(
@@ -448,9 +466,10 @@ def build_recipe(
             _, dummies = manifest.stub_manifest(workspace.root_manifest, "Cargo.toml", spec, stub_dirs)
         else:
             where = os.path.join(crate.directory, "Cargo.toml")
-            text, dummies = manifest.stub_manifest(_read_text(where), where, spec, stub_dirs)
+            original = manifests.parsed(manifests.text(where), where)
+            text, dummies, stub_uses = manifest.stub_from(original, spec, stub_dirs)
             add(RecipeFile(path=at(rel, "Cargo.toml"), data=text.encode(), executable=False, role=Role.STUB))
-            uses |= manifest.workspace_use(parse_toml(text, where))
+            uses |= stub_uses
         for sub, content in dummies.items():
             add(RecipeFile(path=at(rel, sub), data=content.encode(), executable=False, role=Role.STUB))
     # Vendored sources are never carried, needed or not.
@@ -459,7 +478,6 @@ def build_recipe(
     if carry.target_directory is not None:
         skip_base.add(carry.target_directory)
     never = _never_carried(carry, skip_base - {c.directory for c in workspace.crates})
-    manifests = _Manifests(workspace)
     for decision in (*kept, *externals):
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
@@ -477,7 +495,7 @@ def build_recipe(
                 continue
             add(_file_entry(full, path, role, root=recipe_root, kind=kind))
             if sub == "Cargo.toml":
-                uses |= manifest.workspace_use(parse_toml(_decoded(files[path].data, full), full))
+                uses |= manifest.workspace_use(manifests.parsed(_decoded(files[path].data, full), full))
     for extra in carry.extras:
         for where in extra.paths:
             if os.path.isdir(where) and not os.path.islink(where):
@@ -590,8 +608,9 @@ def prepare(selection: Selection, *, metadata: Metadata, carry: Carry | None = N
         avoid=carry.avoid,
         target_directory=normalise(metadata.target_directory),
     )
-    recipe, recipe_root, plan = build_recipe(workspace, plan, lock, carry=carry)
-    deps, _, _ = build_recipe(workspace, plan, lock, carry=carry, layer=Layer.DEPS)
+    manifests = _Manifests(workspace)
+    recipe, recipe_root, plan = build_recipe(workspace, plan, lock, carry=carry, manifests=manifests)
+    deps, _, _ = build_recipe(workspace, plan, lock, carry=carry, layer=Layer.DEPS, manifests=manifests)
     return Prepared(
         recipe=recipe,
         plan=plan,
