@@ -357,21 +357,26 @@ def _without_members(text: str, parsed: dict[str, Any]) -> str:
     return emptied
 
 
+_ARRAY_SPECIAL = re.compile(r"[#\"'\[\]]")
+_BASIC_STRING_SPECIAL = re.compile(r'[\\"]')
+
+
 def _array_end(text: str, start: int) -> int | None:
     """The index after the `]` that closes the array opened at `text[start]`, skipping strings and
     comments; None when it is not closed."""
     depth, i = 0, start
     while i < len(text):
+        special = _ARRAY_SPECIAL.search(text, i)  # the characters between matter not: jump over them
+        if special is None:
+            return None
+        i = special.start()
         c = text[i]
         if c == "#":
             newline = text.find("\n", i)
             i = len(text) if newline < 0 else newline
         elif c in "\"'":
             quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else c
-            j = i + len(quote)
-            while j < len(text) and not text.startswith(quote, j):
-                j += 2 if c == '"' and text[j] == "\\" else 1
-            i = j + len(quote) - 1
+            i = _string_end(text, i + len(quote), quote) + len(quote) - 1
         elif c == "[":
             depth += 1
         elif c == "]":
@@ -380,6 +385,23 @@ def _array_end(text: str, start: int) -> int | None:
                 return i + 1
         i += 1
     return None
+
+
+def _string_end(text: str, j: int, quote: str) -> int:
+    """The index of the `quote` that closes the string whose contents start at `j` (len(text) or more
+    when none does): a basic string skips its escapes, a literal string has none."""
+    if quote[0] == "'":
+        end = text.find(quote, j)
+        return len(text) if end < 0 else end
+    while (found := _BASIC_STRING_SPECIAL.search(text, j)) is not None:
+        j = found.start()
+        if text[j] == "\\":
+            j += 2
+        elif text.startswith(quote, j):
+            return j
+        else:
+            j += 1
+    return max(j, len(text))
 
 
 def parse_document(text: str) -> Any:
