@@ -64,7 +64,8 @@ class Prepared:
 
 
 def _read_text(path: str) -> str:
-    return _decoded(Path(path).read_bytes(), path)
+    with open(path, "rb", buffering=0) as handle:  # Path.read_bytes took twice as long
+        return _decoded(handle.readall(), path)
 
 
 def _decoded(data: bytes, path: str) -> str:
