@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cargo_chefpy import carry as carry_mod
-from cargo_chefpy import fsutil, lockfile, manifest, skeleton
+from cargo_chefpy import fsutil, lockfile, manifest
 from cargo_chefpy.errors import ProjectError, RecipeError, UsageError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Target
@@ -727,6 +727,8 @@ def _undo_write(path: Path | None) -> Callable[[], None]:
 
 def _write_recipe(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log: Log, note: str) -> None:
     if options.out_dir is not None:
+        from cargo_chefpy import skeleton  # only for --out-dir: not imported by every prepare
+
         out = _full(cwd, options.out_dir)
         created = fsutil.make_dirs(out)
         try:
