@@ -8,7 +8,6 @@ build-dependencies) and drops everything else, so that edits which cannot change
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import json
 import os
@@ -126,14 +125,32 @@ def _mask_spec(spec: Any, base: str, stub_dirs: set[str]) -> None:
 
 def stub_manifest(text: str, where: str, spec: StubSpec, stub_dirs: set[str]) -> tuple[str, dict[str, str]]:
     """The stub's Cargo.toml and the dummy source files it names (paths relative to the package)."""
-    original = parse_toml(text, where)
+    stub_text, files, _ = stub_from(parse_toml(text, where), spec, stub_dirs)
+    return stub_text, files
+
+
+def stub_from(
+    original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]
+) -> tuple[str, dict[str, str], WorkspaceUse]:
+    """`stub_manifest` from the parsed manifest (left unchanged), and what the stub takes from the
+    workspace (`workspace_use` of the stub's text, without parsing that text again)."""
     doc = _stub_document(original, spec, stub_dirs)
-    return _dump(doc), spec.stub_files()
+    return _dump(doc), spec.stub_files(), workspace_use(doc)
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of parsed TOML (tables, arrays and immutable scalars): copy.deepcopy's result, at a
+    third of its cost (no memo; a parsed document shares nothing)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
 
 
 def _stub_document(original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]) -> dict[str, Any]:
     package_in = original.get("package", {})
-    package: dict[str, Any] = {k: copy.deepcopy(package_in[k]) for k in _KEEP_PACKAGE_KEYS if k in package_in}
+    package: dict[str, Any] = {k: _copied(package_in[k]) for k in _KEEP_PACKAGE_KEYS if k in package_in}
     package["version"] = spec.version
     package["autobins"] = False
     package["autoexamples"] = False
@@ -143,12 +160,12 @@ def _stub_document(original: dict[str, Any], spec: StubSpec, stub_dirs: set[str]
     package.pop("links", None) if not spec.build_script else None
     doc: dict[str, Any] = {}
     if "cargo-features" in original:
-        doc["cargo-features"] = copy.deepcopy(original["cargo-features"])
+        doc["cargo-features"] = _copied(original["cargo-features"])
     doc["package"] = package
     for key in ("dependencies", "dev-dependencies", "build-dependencies", "target", "features"):
         for alias in (key, key.replace("-", "_")):
             if alias in original:
-                doc[key] = copy.deepcopy(original[alias])
+                doc[key] = _copied(original[alias])
     _mask_path_deps(doc, spec.directory, stub_dirs)
     if spec.lib_name is not None:
         lib: dict[str, Any] = {"path": spec.lib_path}
@@ -289,7 +306,7 @@ def root_manifest(
         doc = _stub_document(original, root_stub, stub_dirs)
         for key in ("workspace", "patch", "profile", "replace"):
             if key in original:
-                doc[key] = copy.deepcopy(original[key])
+                doc[key] = _copied(original[key])
         if "workspace" in doc:
             _prune_members(doc["workspace"], remaining)
             _prune_workspace(doc["workspace"], uses | workspace_use(doc))
@@ -349,21 +366,26 @@ def _without_members(text: str, parsed: dict[str, Any]) -> str:
     return emptied
 
 
+_ARRAY_SPECIAL = re.compile(r"[#\"'\[\]]")
+_BASIC_STRING_SPECIAL = re.compile(r'[\\"]')
+
+
 def _array_end(text: str, start: int) -> int | None:
     """The index after the `]` that closes the array opened at `text[start]`, skipping strings and
     comments; None when it is not closed."""
     depth, i = 0, start
     while i < len(text):
+        special = _ARRAY_SPECIAL.search(text, i)  # the characters between matter not: jump over them
+        if special is None:
+            return None
+        i = special.start()
         c = text[i]
         if c == "#":
             newline = text.find("\n", i)
             i = len(text) if newline < 0 else newline
         elif c in "\"'":
             quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else c
-            j = i + len(quote)
-            while j < len(text) and not text.startswith(quote, j):
-                j += 2 if c == '"' and text[j] == "\\" else 1
-            i = j + len(quote) - 1
+            i = _string_end(text, i + len(quote), quote) + len(quote) - 1
         elif c == "[":
             depth += 1
         elif c == "]":
@@ -372,6 +394,23 @@ def _array_end(text: str, start: int) -> int | None:
                 return i + 1
         i += 1
     return None
+
+
+def _string_end(text: str, j: int, quote: str) -> int:
+    """The index of the `quote` that closes the string whose contents start at `j` (len(text) or more
+    when none does): a basic string skips its escapes, a literal string has none."""
+    if quote[0] == "'":
+        end = text.find(quote, j)
+        return len(text) if end < 0 else end
+    while (found := _BASIC_STRING_SPECIAL.search(text, j)) is not None:
+        j = found.start()
+        if text[j] == "\\":
+            j += 2
+        elif text.startswith(quote, j):
+            return j
+        else:
+            j += 1
+    return max(j, len(text))
 
 
 def parse_document(text: str) -> Any:

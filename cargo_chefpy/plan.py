@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,6 +48,8 @@ def _matches(spec: str, crates: Iterable[LocalCrate]) -> list[LocalCrate]:
 
 def close_matches(name: str, names: Iterable[str]) -> str | None:
     """`did you mean a, b?` for the names closest to `name`, or None."""
+    import difflib  # only on this error path: 1.3 ms off every prepare's start-up
+
     close = difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.5)
     return f"did you mean {', '.join(close)}?" if close else None
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cargo_chefpy import carry as carry_mod
-from cargo_chefpy import fsutil, lockfile, manifest, skeleton
+from cargo_chefpy import fsutil, lockfile, manifest
 from cargo_chefpy import sources as sources_mod
 from cargo_chefpy.errors import ProjectError, RecipeError, UsageError
 from cargo_chefpy.log import Log
@@ -67,7 +67,8 @@ class Prepared:
 
 
 def _read_text(path: str) -> str:
-    return _decoded(Path(path).read_bytes(), path)
+    with open(path, "rb", buffering=0) as handle:  # Path.read_bytes took twice as long
+        return _decoded(handle.readall(), path)
 
 
 def _decoded(data: bytes, path: str) -> str:
@@ -236,11 +237,11 @@ def _stub_spec(crate: LocalCrate, plan: Plan, crate_dirs: Collection[str] = ()) 
         names = sorted(t.name for t in package.bins)
         first = crate.name if crate.name in names else names[0]
         kept = [next(t for t in package.bins if t.name == first)]
-    others = set(crate_dirs) - {crate.directory}
     taken: set[str] = set()
 
     def place(target: Target | None, fallback: str) -> str:
-        path = _in_package(target.src_path, crate.directory, others) if target is not None else None
+        # crate_dirs as it is: _in_package never looks `crate.directory` itself up (was a copy per stub).
+        path = _in_package(target.src_path, crate.directory, crate_dirs) if target is not None else None
         if path is None or path in taken:
             path = f"{manifest.STUB_DIR}/{fallback}"
         taken.add(path)
@@ -264,9 +265,9 @@ def _stub_spec(crate: LocalCrate, plan: Plan, crate_dirs: Collection[str] = ()) 
 
 def _in_package(src_path: str, directory: str, others: Collection[str]) -> str | None:
     """`src_path` relative to the package `directory`, when a recipe may carry it there: inside the
-    package, not inside another crate nested in it (`others`: the other crates' directories), a safe
-    recipe path. None otherwise. (Only the directories between the file and the package are looked
-    up: a workspace of 500 crates made this quadratic.)"""
+    package, not inside another crate nested in it (`others`: the crates' directories, this one's may be
+    among them), a safe recipe path. None otherwise. (Only the directories between the file and the
+    package are looked up: a workspace of 500 crates made this quadratic.)"""
     full = normalise(src_path)
     if not inside(full, directory) or full == directory:
         return None
@@ -305,11 +306,26 @@ def _never_carried(carry: Carry, skipped: set[str]) -> Callable[[str], bool]:
 
 
 class _Manifests:
-    """The kept packages' manifests, parsed only where their file selection needs it."""
+    """The manifests both recipes read, each file read once and each text parsed once (the parsed
+    documents are never changed: a stub copies what it takes); the kept packages' file selections."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._root: dict[str, Any] | None = None
+        self._texts: dict[str, str] = {}
+        self._docs: dict[str, dict[str, Any]] = {}
+
+    def text(self, where: str) -> str:
+        text = self._texts.get(where)
+        if text is None:
+            text = self._texts[where] = _read_text(where)
+        return text
+
+    def parsed(self, text: str, where: str) -> dict[str, Any]:
+        doc = self._docs.get(text)
+        if doc is None:
+            doc = self._docs[text] = parse_toml(text, where)
+        return doc
 
     @property
     def root(self) -> dict[str, Any]:
@@ -328,8 +344,8 @@ class _Manifests:
             doc = self.root
         else:
             where = os.path.join(crate.directory, "Cargo.toml")
-            text = _read_text(where)
-            doc = parse_toml(text, where) if "clude" in text else {}
+            text = self.text(where)
+            doc = self.parsed(text, where) if "clude" in text else {}
         return carry_mod.package_files(
             crate.directory,
             doc,
@@ -376,11 +392,14 @@ def build_recipe(
     *,
     carry: Carry | None = None,
     layer: Layer = Layer.LOCAL,
+    manifests: _Manifests | None = None,
 ) -> tuple[Recipe, str, Plan]:
     """The recipe, its root directory, and the plan without the [patch] crates the pruned lock dropped.
     `carry`: the extra paths asked for and the paths never carried. `layer`: LOCAL, today's recipe;
-    DEPS, the third-party layer's, from the plan LOCAL returned (`deps_plan` applied here)."""
+    DEPS, the third-party layer's, from the plan LOCAL returned (`deps_plan` applied here).
+    `manifests`: the manifests read so far (prepare hands the first recipe's to the second)."""
     root = workspace.root
+    manifests = manifests or _Manifests(workspace)
     if layer is Layer.DEPS:
         plan = deps_plan(plan, lock)
         carry = Carry(
@@ -451,9 +470,10 @@ def build_recipe(
             _, dummies = manifest.stub_manifest(workspace.root_manifest, "Cargo.toml", spec, stub_dirs)
         else:
             where = os.path.join(crate.directory, "Cargo.toml")
-            text, dummies = manifest.stub_manifest(_read_text(where), where, spec, stub_dirs)
+            original = manifests.parsed(manifests.text(where), where)
+            text, dummies, stub_uses = manifest.stub_from(original, spec, stub_dirs)
             add(RecipeFile(path=at(rel, "Cargo.toml"), data=text.encode(), executable=False, role=Role.STUB))
-            uses |= manifest.workspace_use(parse_toml(text, where))
+            uses |= stub_uses
         for sub, content in dummies.items():
             add(RecipeFile(path=at(rel, sub), data=content.encode(), executable=False, role=Role.STUB))
     # Vendored sources are never carried, needed or not.
@@ -462,14 +482,14 @@ def build_recipe(
     if carry.target_directory is not None:
         skip_base.add(carry.target_directory)
     never = _never_carried(carry, skip_base - {c.directory for c in workspace.crates})
-    manifests = _Manifests(workspace)
     for decision in (*kept, *externals):
         crate = decision.crate
         rel = relative(crate.directory, recipe_root)
         role = Role.KEEP if decision.klass is CrateClass.KEEP else Role.EXTERNAL
         wanted = manifests.package_files(crate)
+        # skip_base as it is: a walk never meets its own start directory (was a copy per crate).
         listing: Iterable[tuple[str, str, str]] = _crate_files(
-            crate.directory, skip_base - {crate.directory}, enter=wanted.walks_into
+            crate.directory, skip_base, enter=wanted.walks_into
         )
         for full, sub, kind in listing:
             path = at(rel, sub)
@@ -479,7 +499,7 @@ def build_recipe(
                 continue
             add(_file_entry(full, path, role, root=recipe_root, kind=kind))
             if sub == "Cargo.toml":
-                uses |= manifest.workspace_use(parse_toml(_decoded(files[path].data, full), full))
+                uses |= manifest.workspace_use(manifests.parsed(_decoded(files[path].data, full), full))
     for extra in carry.extras:
         for where in extra.paths:
             if os.path.isdir(where) and not os.path.islink(where):
@@ -542,11 +562,10 @@ def _external_stub_spec(crate: LocalCrate, crate_dirs: Collection[str]) -> manif
     package_raw, lib_raw = doc.get("package"), doc.get("lib")
     package: dict[str, Any] = package_raw if isinstance(package_raw, dict) else {}
     lib: dict[str, Any] = lib_raw if isinstance(lib_raw, dict) else {}
-    nested = [d for d in crate_dirs if d != crate.directory]
 
     def place(path: object, default: str, fallback: str) -> str:
         rel = path if isinstance(path, str) else default
-        found = _in_package(os.path.join(crate.directory, rel), crate.directory, nested)
+        found = _in_package(os.path.join(crate.directory, rel), crate.directory, crate_dirs)
         return found if found is not None else f"{manifest.STUB_DIR}/{fallback}"
 
     build = package.get("build")
@@ -584,10 +603,12 @@ def real_plan(plan: Plan) -> Plan:
     return Plan(decisions=tuple(real(d) for d in plan.decisions), targets=plan.targets, bins=plan.bins)
 
 
-def sources_tree(workspace: Workspace, plan: Plan, lock: lockfile.Lock, carry: Carry) -> sources_mod.Tree:
+def sources_tree(
+    workspace: Workspace, plan: Plan, lock: lockfile.Lock, carry: Carry, manifests: _Manifests | None = None
+) -> sources_mod.Tree:
     """The final build's sources (sources.py): the context without the crates `plan` does not use,
     with the root manifest and the lock of the recipe in which no crate is a stub."""
-    full, root, _ = build_recipe(workspace, real_plan(plan), lock, carry=carry)
+    full, root, _ = build_recipe(workspace, real_plan(plan), lock, carry=carry, manifests=manifests)
     wanted = {"Cargo.toml", "Cargo.lock"} if full.workspace == "." else {
         f"{full.workspace}/Cargo.toml", f"{full.workspace}/Cargo.lock"
     }  # fmt: skip
@@ -629,9 +650,10 @@ def prepare(
         avoid=carry.avoid,
         target_directory=normalise(metadata.target_directory),
     )
-    recipe, recipe_root, plan = build_recipe(workspace, plan, lock, carry=carry)
-    deps, _, _ = build_recipe(workspace, plan, lock, carry=carry, layer=Layer.DEPS)
-    tree = sources_tree(workspace, plan, lock, carry) if sources else None
+    manifests = _Manifests(workspace)
+    recipe, recipe_root, plan = build_recipe(workspace, plan, lock, carry=carry, manifests=manifests)
+    deps, _, _ = build_recipe(workspace, plan, lock, carry=carry, layer=Layer.DEPS, manifests=manifests)
+    tree = sources_tree(workspace, plan, lock, carry, manifests) if sources else None
     return Prepared(
         recipe=recipe,
         plan=plan,
@@ -762,6 +784,8 @@ def _undo_write(path: Path | None) -> Callable[[], None]:
 
 def _write_recipe(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log: Log, note: str) -> None:
     if options.out_dir is not None:
+        from cargo_chefpy import skeleton  # only for --out-dir: not imported by every prepare
+
         out = _full(cwd, options.out_dir)
         created = fsutil.make_dirs(out)
         try:
