@@ -603,18 +603,55 @@ def real_plan(plan: Plan) -> Plan:
     return Plan(decisions=tuple(real(d) for d in plan.decisions), targets=plan.targets, bins=plan.bins)
 
 
+def final_workspace(
+    workspace: Workspace, plan: Plan, lock: lockfile.Lock, manifests: _Manifests
+) -> tuple[str, str]:
+    """The final build's root manifest and lock: what build_recipe writes for `real_plan(plan)` (members
+    pruned, nothing masked), without reading any crate's other files. `plan`: as build_recipe returned it."""
+    real = real_plan(plan)
+    root = workspace.root
+    kept, externals = real.of(CrateClass.KEEP), real.of(CrateClass.EXTERNAL)
+    remaining = [d.crate for d in kept if d.crate.member]
+    kept_packages = lockfile.reachable(lock, [(c.name, c.version) for c in remaining])
+    dropped = {c.directory for c in workspace.crates if c.via_patch} - real.directories(CrateClass.EXTERNAL)
+    pruned_lock = lockfile.drop_unused_patches(
+        lockfile.write_lock(lock, kept_packages, {}), {workspace.crate_at(d).name for d in dropped}
+    )
+    uses = manifest.WorkspaceUse()
+    for decision in (*kept, *externals):
+        if decision.crate.directory != root:  # the root package's use: root_manifest adds it
+            where = os.path.join(decision.crate.directory, "Cargo.toml")
+            uses |= manifest.workspace_use(manifests.parsed(manifests.text(where), where))
+    root_text = manifest.root_manifest(
+        workspace.root_manifest,
+        os.path.join(root, "Cargo.toml"),
+        root=root,
+        members=[c.directory for c in remaining],
+        stub_dirs=set(),
+        root_stub=None,
+        uses=uses,
+        drop_patches=dropped,
+    )
+    return root_text, pruned_lock
+
+
 def sources_tree(
-    workspace: Workspace, plan: Plan, lock: lockfile.Lock, carry: Carry, manifests: _Manifests | None = None
+    workspace: Workspace,
+    plan: Plan,
+    lock: lockfile.Lock,
+    carry: Carry,
+    *,
+    recipe_root: str,
+    manifests: _Manifests,
 ) -> sources_mod.Tree:
-    """The final build's sources (sources.py): the context without the crates `plan` does not use,
-    with the root manifest and the lock of the recipe in which no crate is a stub."""
-    full, root, _ = build_recipe(workspace, real_plan(plan), lock, carry=carry, manifests=manifests)
-    wanted = {"Cargo.toml", "Cargo.lock"} if full.workspace == "." else {
-        f"{full.workspace}/Cargo.toml", f"{full.workspace}/Cargo.lock"
-    }  # fmt: skip
+    """The final build's sources (sources.py): the context (`recipe_root`) without the crates `plan` does
+    not use, with the root manifest and lock of `final_workspace`."""
+    root_text, lock_text = final_workspace(workspace, plan, lock, manifests)
+    ws = relative(workspace.root, recipe_root)
+    prefix = "" if ws == "." else f"{ws}/"
     rules = sources_mod.Rules(
         crate_dirs={c.directory for c in workspace.crates},
-        used_dirs={normalise(os.path.join(root, c.path)) for c in full.crates},
+        used_dirs=real_plan(plan).directories(CrateClass.KEEP, CrateClass.EXTERNAL),
         skipped={
             *vendored_directories(workspace.root),
             *((carry.target_directory,) if carry.target_directory else ()),
@@ -622,7 +659,8 @@ def sources_tree(
         },
         extras={p for e in carry.extras for p in e.paths},
     )
-    return sources_mod.collect(root, rules, {f.path: f.data for f in full.files if f.path in wanted})
+    rewritten = {f"{prefix}Cargo.toml": root_text.encode(), f"{prefix}Cargo.lock": lock_text.encode()}
+    return sources_mod.collect(recipe_root, rules, rewritten)
 
 
 def prepare(
@@ -653,7 +691,11 @@ def prepare(
     manifests = _Manifests(workspace)
     recipe, recipe_root, plan = build_recipe(workspace, plan, lock, carry=carry, manifests=manifests)
     deps, _, _ = build_recipe(workspace, plan, lock, carry=carry, layer=Layer.DEPS, manifests=manifests)
-    tree = sources_tree(workspace, plan, lock, carry, manifests) if sources else None
+    tree = (
+        sources_tree(workspace, plan, lock, carry, recipe_root=recipe_root, manifests=manifests)
+        if sources
+        else None
+    )
     return Prepared(
         recipe=recipe,
         plan=plan,
@@ -716,7 +758,20 @@ def check_output(options: PrepareOptions, cwd: Path) -> None:
     """Refuse, before any work, a recipe path that cannot be written (a directory, a socket, too long),
     and a --sources-dir that is not a new or an empty directory."""
     if options.sources_dir is not None:
-        sources_mod.check_dir(_full(cwd, options.sources_dir))
+        tree = os.path.abspath(_full(cwd, options.sources_dir))
+        outputs = [
+            ("--out-dir", options.out_dir),
+            ("--recipe-path", None if options.recipe_path == "-" else Path(options.recipe_path)),
+            ("--deps-recipe-path", deps_recipe_path(options)),
+        ]
+        for flag, path in outputs:
+            if path is not None and inside(os.path.abspath(_full(cwd, path)), tree):
+                raise UsageError(
+                    f"{flag} {path} is inside --sources-dir {options.sources_dir}, which must hold only "
+                    "what the final build reads",
+                    hint=f"write {flag} outside that directory",
+                )
+        sources_mod.check_dir(Path(tree))
     if options.recipe_path != "-" and options.out_dir is None:
         fsutil.check_output(_full(cwd, Path(options.recipe_path)), what="recipe path")
     deps = deps_recipe_path(options)

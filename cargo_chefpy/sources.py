@@ -7,14 +7,15 @@ BuildKit keys that copy on the content, so an edit elsewhere leaves it, and the 
 
 What the tree holds, relative to the recipe root (the build context):
 - every file of the local crates the selection uses, its own crate included, byte for byte;
-- every file that belongs to no local crate (the workspace's own files, shared data, scripts), and the
-  extra paths (`--include`, `[workspace.metadata.chefpy] include`) even inside an unused crate;
+- every file that belongs to no local crate (the workspace's own files, shared data, scripts) but
+  Docker's own files, and the extra paths (`--include`, `[workspace.metadata.chefpy] include`) even
+  inside an unused crate;
 - the root manifest and the lock as the recipe has them: unused members pruned, nothing masked (the
   workspace must load without the crates left out).
 Left out: the local crates the selection does not use, `.git`, cargo's target directory (and `target/`
 beside any crate's manifest), the vendored directories (the cook stages have them already), this
-run's own outputs, and Docker's files, which no cargo build reads (DOCKER_FILES; and the zipapp at
-the root, which the chef stage copies): editing a Dockerfile or the .dockerignore reruns no build.
+run's own outputs, and, outside the crates, Docker's files (DOCKER_FILES, and the zipapp at the root,
+which the chef stage copies): editing the Dockerfile or the .dockerignore reruns no build.
 Symlinks are copied as symlinks, as `COPY` does; pipes, sockets and devices are not.
 """
 
@@ -51,7 +52,6 @@ def for_docker(name: str) -> bool:
 class Tree:
     """What to write: files copied from the context, and files whose bytes the recipe rewrote."""
 
-    root: str  # absolute: the recipe root, which the tree's paths are relative to
     copied: tuple[tuple[str, str], ...]  # (path in the tree, absolute source), sorted by path
     written: tuple[tuple[str, bytes], ...]  # (path in the tree, bytes): the root manifest and the lock
 
@@ -70,7 +70,7 @@ def collect(root: str, rules: Rules, rewritten: dict[str, bytes]) -> Tree:
     """The tree under `root` (the recipe root). `rewritten`: paths (relative to root) whose bytes come
     from the recipe rather than from the context."""
     copied: dict[str, str] = {}
-    for full in _walk(root, rules):
+    for full in _walk(root, rules, root=True):
         copied.setdefault(relative(full, root), full)
     for extra in sorted(rules.extras):
         for full in _walk(extra, Rules(crate_dirs=(), used_dirs=(), skipped=rules.skipped, extras=())):
@@ -78,16 +78,16 @@ def collect(root: str, rules: Rules, rewritten: dict[str, bytes]) -> Tree:
     for path in (*rewritten, TOOL):
         copied.pop(path, None)
     return Tree(
-        root=root,
         copied=tuple(sorted(copied.items())),
         written=tuple(sorted(rewritten.items())),
     )
 
 
-def _walk(top: str, rules: Rules) -> Iterator[str]:
+def _walk(top: str, rules: Rules, *, root: bool = False) -> Iterator[str]:
     """The absolute paths of the files (and symlinks) under `top` that the tree holds. `top` may be a
-    single file. Iterative: any depth the file system allows."""
-    if not os.path.isdir(top) or os.path.islink(top):
+    single file; a symlink is one entry, unless `top` is the root (a checkout reached through a
+    symlink). Iterative: any depth the file system allows."""
+    if not os.path.isdir(top) or (os.path.islink(top) and not root):
         if os.path.lexists(top) and _copyable(top):
             yield top
         return
@@ -95,10 +95,10 @@ def _walk(top: str, rules: Rules) -> Iterator[str]:
     skipped = set(rules.skipped)
     # Unused crates are entered only on the way to a used crate nested in them.
     leads_to_used = {p for d in used for p in _ancestors(d)}
-    owner_used = _owner_used(top, crate_dirs, used)
-    pending = [(top, owner_used)]
+    owner = _owner(top, crate_dirs)
+    pending = [(top, owner is None or owner in used, owner is not None)]
     while pending:
-        current, current_used = pending.pop()
+        current, current_used, in_crate = pending.pop()
         try:
             with os.scandir(current) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
@@ -112,15 +112,20 @@ def _walk(top: str, rules: Rules) -> Iterator[str]:
             except OSError:
                 is_dir = False
             if not is_dir:
-                if current_used and not for_docker(entry.name) and _copyable(entry.path):
+                # Docker's files are left out where they belong to no crate: a crate may embed one.
+                docker = not in_crate and for_docker(entry.name)
+                if current_used and not docker and _copyable(entry.path):
                     yield entry.path
                 continue
             if entry.name == ".git" or entry.path in skipped or (is_crate and entry.name == "target"):
                 continue
-            sub_used = entry.path in used if entry.path in crate_dirs else current_used
+            if entry.path in crate_dirs:
+                sub_used, sub_in_crate = entry.path in used, True
+            else:
+                sub_used, sub_in_crate = current_used, in_crate
             if not sub_used and entry.path not in leads_to_used:
                 continue
-            subdirectories.append((entry.path, sub_used))
+            subdirectories.append((entry.path, sub_used, sub_in_crate))
         pending.extend(reversed(subdirectories))
 
 
@@ -134,12 +139,9 @@ def _ancestors(directory: str) -> Iterator[str]:
         current = parent
 
 
-def _owner_used(path: str, crate_dirs: set[str], used: set[str]) -> bool:
-    """Whether the file or directory at `path` belongs to a used crate, or to none."""
-    for directory in _ancestors(path):
-        if directory in crate_dirs:
-            return directory in used
-    return True
+def _owner(path: str, crate_dirs: set[str]) -> str | None:
+    """The directory of the local crate that the file or directory at `path` belongs to, if any."""
+    return next((d for d in _ancestors(path) if d in crate_dirs), None)
 
 
 def _copyable(path: str) -> bool:

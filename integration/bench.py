@@ -48,7 +48,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from integration.bench_flow import COOK_TIMING, Approach, cargo
-from integration.bench_report import PREPARE_TARGET, day_summary, merge_separate_runs, results_name
+from integration.bench_report import (
+    NEEDS_CRATES,
+    PREPARE_TARGET,
+    day_summary,
+    merge_separate_runs,
+    results_name,
+)
 from integration.support.flow import ROOT
 
 PARTS: Final = ("matrix", "prepare", "cook", "startup", "day", "services")
@@ -191,13 +197,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "cook_timing": COOK_TIMING,
     }
     context: Path | None = None
-    needs_crates = ("matrix", "cook", "day", "services")
-    if any(p in parts for p in needs_crates):
+    if any(p in parts for p in NEEDS_CRATES):
         skip = ensure_debian_crates(say)
         if skip is not None:
-            say(f"skipping the {', '.join(p for p in parts if p in needs_crates)} parts: {skip}")
+            say(f"skipping the {', '.join(p for p in parts if p in NEEDS_CRATES)} parts: {skip}")
             results["skipped"] = skip
-            parts = [p for p in parts if p not in needs_crates]
+            parts = [p for p in parts if p not in NEEDS_CRATES]
         else:
             context = work / "context" / "ws"
             say(f"writing the bench workspace at {context} (cargo vendor from Debian's registry)")

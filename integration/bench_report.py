@@ -798,6 +798,7 @@ PART_KEYS: Final = {
     "day": ("day", "day_summary"),
     "services": ("services",),
 }
+NEEDS_CRATES: Final = frozenset({"matrix", "cook", "day", "services"})  # skipped without Debian's crates
 PART_SECTIONS: Final = {
     "matrix": "Cache effectiveness",
     "prepare": "Tool overhead",
@@ -823,13 +824,13 @@ def merge_separate_runs(results: dict[str, Any], separate: Mapping[str, dict[str
     the part; of two separate runs of one part, the later wins. `separate_runs` in the returned results
     says which part came from which run."""
     merged = dict(results)
-    measured = set(results.get("parts", [])) - ({"matrix", "cook", "day"} if "skipped" in results else set())
+    measured = set(results.get("parts", [])) - (NEEDS_CRATES if "skipped" in results else set())
     sources: dict[str, dict[str, Any]] = {}
     for name, run in sorted(separate.items(), key=lambda item: (item[1].get("started", ""), item[0])):
         for part in run.get("parts", []):
             if part not in PART_KEYS or (part in measured and run["started"] <= results["started"]):
                 continue
-            if part in ("matrix", "cook", "day") and "skipped" in run:
+            if part in NEEDS_CRATES and "skipped" in run:
                 continue
             for key in PART_KEYS[part]:
                 if key in run:

@@ -400,6 +400,17 @@ def prepare_sources_dir_not_empty(lab: Lab) -> Run:
     return prepare_in(lab.workspace(), "-p", "serviceZ", "--sources-dir", "src")
 
 
+@case(2, "prepare: --recipe-path inside --sources-dir", "is inside --sources-dir", "outside that directory")
+def prepare_recipe_inside_sources_dir(lab: Lab) -> Run:
+    args = ("-p", "serviceZ", "--sources-dir", "out", "--recipe-path", "out/r.json")
+    return prepare_in(lab.workspace(), *args)
+
+
+@case(2, "prepare: --out-dir the same as --sources-dir", "is inside --sources-dir", "outside that directory")
+def prepare_out_dir_is_sources_dir(lab: Lab) -> Run:
+    return prepare_in(lab.workspace(), "-p", "serviceZ", "--sources-dir", "out", "--out-dir", "out")
+
+
 @case(6, "prepare: --sources-dir that is a file", "is not a directory", "new or an empty")
 def prepare_sources_dir_is_a_file(lab: Lab) -> Run:
     return prepare_in(lab.workspace(), "-p", "serviceZ", "--sources-dir", "Cargo.lock")

@@ -18,7 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from cargo_chefpy.plan import Selection
+from cargo_chefpy.prepare import Carry, _read_lock, build_recipe, prepare, real_plan
+from cargo_chefpy.project import read_project
 from integration.support.flow import chefpy, compiled, ok, replace_tree
+from integration.support.shapes import Shape, all_shapes, write_shape
 from integration.support.workspaces import copy_tree, write_seed
 
 SERVICES = ("serviceX", "serviceY", "serviceZ")
@@ -100,8 +104,8 @@ def test_a_tree_holds_its_crates_and_the_files_of_no_crate_and_leaves_out_the_re
     assert {".cargo/config.toml", "Cargo.lock", "Cargo.toml"} <= x
     assert not any(p.startswith(("src/serviceY/", "src/serviceZ/")) for p in x)  # crates X does not use
     assert not any(p.startswith((".git/", "target/", "vendored/")) for p in x)
-    assert "src/serviceX/Dockerfile" not in x  # Docker's files: no cargo build reads them
-    assert ".dockerignore" not in x
+    assert ".dockerignore" not in x  # Docker's files, outside the crates: no cargo build reads them
+    assert "src/serviceX/Dockerfile" in x  # inside a crate, a file like any other (it may embed it)
     # The workspace loads without the crates left out: members pruned, the lock's entries kept real.
     manifest = (plan / "serviceX" / "Cargo.toml").read_text()
     assert "serviceY" not in manifest
@@ -143,3 +147,34 @@ def test_a_build_from_the_tree_over_the_cooked_layers_compiles_the_service_alone
     assert compiled(build) == {"serviceY"}, build.stderr
     run = subprocess.run([str(target / "release" / "serviceY")], capture_output=True, text=True, check=False)
     assert "edited Y" in run.stdout, (run.returncode, run.stdout, run.stderr)
+
+
+def _selection(args: tuple[str, ...]) -> tuple[Selection, tuple[str, ...]]:
+    flags: dict[str, list[str]] = {"-p": [], "--bin": [], "--include": [], "--stub": [], "--keep": []}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        flags[flag].append(value)
+    selection = Selection(
+        packages=tuple(flags["-p"]), bins=tuple(flags["--bin"]), stub=tuple(flags["--stub"]),
+        keep=tuple(flags["--keep"]),
+    )  # fmt: skip
+    return selection, tuple(flags["--include"])
+
+
+@pytest.mark.parametrize("shape", all_shapes(), ids=lambda s: s.name)
+def test_the_trees_manifest_and_lock_are_the_recipes_with_no_stub(shape: Shape, tmp_path: Path) -> None:
+    """final_workspace writes, without reading the crates, what build_recipe writes for the plan with
+    every stub real: the two must never drift apart."""
+    root = tmp_path / "ws"
+    write_shape(shape, root)
+    selection, include = _selection(shape.prepare_args)
+    metadata = read_project(root, None)
+    prepared = prepare(selection, metadata=metadata, carry=Carry(include=include), sources=True)
+    assert prepared.sources is not None
+    full, _, _ = build_recipe(
+        prepared.workspace, real_plan(prepared.plan), _read_lock(root / "Cargo.lock"), carry=Carry()
+    )
+    ws = prepared.recipe.workspace
+    prefix = "" if ws == "." else f"{ws}/"
+    wanted = (f"{prefix}Cargo.toml", f"{prefix}Cargo.lock")
+    expected = {f.path: f.data for f in full.files if f.path in wanted}
+    assert dict(prepared.sources.written) == expected

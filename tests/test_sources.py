@@ -63,11 +63,27 @@ def test_the_tree_holds_used_crates_and_files_of_no_crate_and_leaves_out_the_res
         "Cargo.toml",
         "docs/notes.txt",
         "svc/a/Cargo.toml",
+        "svc/a/api.Dockerfile",  # Docker's names are left out only outside the crates: a crate may embed one
         "svc/a/src/main.rs",
         "svc/b/nested/Cargo.toml",  # a used crate inside an unused one
         "svc/b/nested/src/lib.rs",
     ]
     assert tree.written == (("Cargo.lock", b"# pruned lock\n"),)
+
+
+def test_a_root_reached_through_a_symlink_is_walked_as_the_directory(context: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(context)
+    rules_through_link = Rules(
+        crate_dirs={str(link / d) for d in ("svc/a", "svc/b", "svc/b/nested")},
+        used_dirs={str(link / "svc/a"), str(link / "svc/b/nested")},
+        skipped={str(link / "target"), str(link / "vendored")},
+        extras=(),
+    )
+    direct = collect(str(context), rules(context), {})
+    assert collect(str(link), rules_through_link, {}).copied == tuple(
+        (p, str(link / p)) for p, _ in direct.copied
+    )
 
 
 def test_an_extra_path_inside_an_unused_crate_is_in_the_tree(context: Path) -> None:
@@ -103,7 +119,7 @@ def test_the_tree_is_written_with_executable_bits_and_symlinks(context: Path, tm
     os.symlink("notes.txt", context / "docs/link.txt")
     out = tmp_path / "out" / "sources"
     n, _ = write(collect(str(context), rules(context), {"Cargo.lock": b"x\n"}), out)
-    assert n == 9
+    assert n == 10
     assert os.access(out / "docs/run.sh", os.X_OK)
     assert not os.access(out / "docs/notes.txt", os.X_OK)
     assert os.readlink(out / "docs/link.txt") == "notes.txt"
