@@ -727,7 +727,8 @@ def run(options: PrepareOptions, *, cwd: Path, log: Log) -> int:
     outputs = (output, deps_output, options.sources_dir)
     avoid = tuple(os.path.abspath(cwd / o) for o in outputs if o is not None)
     carry = Carry(include=options.include, avoid=avoid)
-    prepared = prepare(options.selection, metadata=metadata, carry=carry, sources=bool(options.sources_dir))
+    wants_sources = options.sources_dir is not None
+    prepared = prepare(options.selection, metadata=metadata, carry=carry, sources=wants_sources)
     if prepared.sources is None or options.sources_dir is None:
         write_output(prepared, options, cwd=cwd, log=log)
         return 0

@@ -34,8 +34,8 @@ from cargo_chefpy.errors import WriteError
 from cargo_chefpy.fsutil import make_dirs, read_error, remove_dirs, remove_tree, write_error
 from cargo_chefpy.workspace import relative
 
-# Docker's own files, by name, anywhere: a Dockerfile (also `Dockerfile.x`, `x.Dockerfile`), an ignore
-# file, a bake or compose file.
+# Docker's own files, by name: a Dockerfile (also `Dockerfile.x`, `x.Dockerfile`), an ignore file, a
+# bake or compose file. Left out of the tree where they belong to no crate (a crate may embed one).
 DOCKER_FILES = re.compile(
     r"(Dockerfile|Containerfile)(\..*)?|.*\.(Dockerfile|Containerfile)|(.*\.)?\.dockerignore"
     r"|docker-bake(\..*)?\.(hcl|json)|(docker-)?compose(\..*)?\.ya?ml"
@@ -73,7 +73,8 @@ def collect(root: str, rules: Rules, rewritten: dict[str, bytes]) -> Tree:
     for full in _walk(root, rules, root=True):
         copied.setdefault(relative(full, root), full)
     for extra in sorted(rules.extras):
-        for full in _walk(extra, Rules(crate_dirs=(), used_dirs=(), skipped=rules.skipped, extras=())):
+        asked = Rules(crate_dirs=(), used_dirs=(), skipped=rules.skipped, extras=())
+        for full in _walk(extra, asked, every_name=True):  # asked for by name: Docker's files too
             copied.setdefault(relative(full, root), full)
     for path in (*rewritten, TOOL):
         copied.pop(path, None)
@@ -83,10 +84,10 @@ def collect(root: str, rules: Rules, rewritten: dict[str, bytes]) -> Tree:
     )
 
 
-def _walk(top: str, rules: Rules, *, root: bool = False) -> Iterator[str]:
+def _walk(top: str, rules: Rules, *, root: bool = False, every_name: bool = False) -> Iterator[str]:
     """The absolute paths of the files (and symlinks) under `top` that the tree holds. `top` may be a
     single file; a symlink is one entry, unless `top` is the root (a checkout reached through a
-    symlink). Iterative: any depth the file system allows."""
+    symlink). `every_name`: Docker's files too. Iterative: any depth the file system allows."""
     if not os.path.isdir(top) or (os.path.islink(top) and not root):
         if os.path.lexists(top) and _copyable(top):
             yield top
@@ -96,7 +97,7 @@ def _walk(top: str, rules: Rules, *, root: bool = False) -> Iterator[str]:
     # Unused crates are entered only on the way to a used crate nested in them.
     leads_to_used = {p for d in used for p in _ancestors(d)}
     owner = _owner(top, crate_dirs)
-    pending = [(top, owner is None or owner in used, owner is not None)]
+    pending = [(top, owner is None or owner in used, owner is not None or every_name)]
     while pending:
         current, current_used, in_crate = pending.pop()
         try:

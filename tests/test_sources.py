@@ -87,8 +87,11 @@ def test_a_root_reached_through_a_symlink_is_walked_as_the_directory(context: Pa
 
 
 def test_an_extra_path_inside_an_unused_crate_is_in_the_tree(context: Path) -> None:
-    tree = collect(str(context), rules(context, extras=("svc/b/data",)), {})
+    (context / "deploy").mkdir()
+    (context / "deploy" / "Dockerfile.tmpl").write_text("FROM {base}\n")
+    tree = collect(str(context), rules(context, extras=("svc/b/data", "deploy")), {})
     assert "svc/b/data/shared.txt" in dict(tree.copied)
+    assert "deploy/Dockerfile.tmpl" in dict(tree.copied)  # asked for: Docker's names too
     assert "svc/b/src/main.rs" not in dict(tree.copied)
 
 
