@@ -1,8 +1,9 @@
 """The build context's `.dockerignore`: does it keep the host's `target/` and `.git/` out of the context?
 
-Without it, `COPY . .` in the final stage copies a host `target/` over the cooked one (and the build then
-recompiles every crate whose outputs differ), and `.git/`, which changes on every commit, invalidates the
-`COPY . .` layers. `cargo chefpy dockerfile --output FILE` writes a missing `.dockerignore`, or appends the
+Without it, the planner's `COPY . .` sends a host `target/` (often gigabytes) to the engine with every
+build, and `.git/`, which changes on every commit, reruns the planner on every commit. Neither changes
+what compiles (cargo builds in /app-target; the recipes and the sources tree leave both out), but both
+cost time. `cargo chefpy dockerfile --output FILE` writes a missing `.dockerignore`, or appends the
 missing lines to the user's own under a comment line (never rewriting or reordering what is there);
 with `--output -` it only warns.
 
@@ -30,8 +31,8 @@ COMMENT = (
     "# added by `cargo chefpy dockerfile`: keep the host's build outputs and git history out of the context"
 )
 WHY = {
-    "target": "a host target/ would be copied over the cooked one",
-    ".git": ".git/ changes on every commit and would invalidate the `COPY . .` layers",
+    "target": "a host target/ would be sent to the engine with every build",
+    ".git": ".git/ changes on every commit and would rerun the planner stage each time",
 }
 
 Rule = tuple[bool, re.Pattern[str]]  # (re-includes, the pattern)

@@ -116,7 +116,7 @@ def test_without_write_an_incomplete_file_is_named_with_what_it_misses_and_left_
     (tmp_path / ".dockerignore").write_text(".git\n")
     err = run_ensure(tmp_path, write=False).splitlines()
     assert err[0].startswith(
-        "warning: .dockerignore does not keep target/ out: a host target/ would be copied"
+        "warning: .dockerignore does not keep target/ out: a host target/ would be sent to the engine"
     )
     assert err[1].startswith("hint: run `printf 'target/\\n' >> .dockerignore`")
     assert (tmp_path / ".dockerignore").read_text() == ".git\n"
