@@ -187,6 +187,18 @@ def _command(options: DockerfileOptions, layout: Layout) -> str:
     return " ".join(words)
 
 
+# What every Dockerfile's header says about the build context, after how to build it.
+_CONTEXT_NOTES = (
+    f"# The context must hold the {TOOL} zipapp, executable, beside the workspace:",
+    f"#   (cd path/to/cargo-chefpy && make zipapp) && cp path/to/cargo-chefpy/dist/{TOOL} .",
+    "# It runs on the builder image's python3 (3.11 or newer): the official rust:<version> (bookworm)",
+    "# images have it, the rust:<version>-slim images do not.",
+    "# Keep target/ out of the context with a .dockerignore that lists `target/` (a smaller context;",
+    f"# cargo builds in {TARGET_DIR}, so a stray target/ cannot clobber the cooked outputs anyway).",
+    f"# Every stage uses WORKDIR {WORKDIR}: cook and build must run at the same absolute path.",
+)
+
+
 def _chef_stage(base_image: str, runtime_image: str) -> list[str]:
     """The image arguments and the `chef` stage every Dockerfile starts from."""
     return [
@@ -223,13 +235,7 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
         "#",
         f"# Build it with the build context at {where}:",
         f"#   docker build -t {tag} {'.' if layout.context == '.' else f'-f Dockerfile {layout.context}'}",
-        f"# The context must hold the {TOOL} zipapp, executable, beside the workspace:",
-        f"#   (cd path/to/cargo-chefpy && make zipapp) && cp path/to/cargo-chefpy/dist/{TOOL} .",
-        "# It runs on the builder image's python3 (3.11 or newer): the official rust:<version> (bookworm)",
-        "# images have it, the rust:<version>-slim images do not.",
-        "# Keep target/ out of the context with a .dockerignore that lists `target/` (a smaller context;",
-        f"# cargo builds in {TARGET_DIR}, so a stray target/ cannot clobber the cooked outputs anyway).",
-        f"# Every stage uses WORKDIR {WORKDIR}: cook and build must run at the same absolute path.",
+        *_CONTEXT_NOTES,
         "",
         *_chef_stage(base_image, runtime_image),
         "",
@@ -396,13 +402,7 @@ def render_services(layout: ServicesLayout, *, base_image: str, runtime_image: s
         "# Every image at once: `docker buildx bake` (docker-bake.hcl, written beside this file by",
         "# --output), or, without buildx, one `docker build --target` per service:",
         f"#   for s in {stages}; do docker build --target $s -t $s {context}; done",
-        f"# The context must hold the {TOOL} zipapp, executable, beside the workspace:",
-        f"#   (cd path/to/cargo-chefpy && make zipapp) && cp path/to/cargo-chefpy/dist/{TOOL} .",
-        "# It runs on the builder image's python3 (3.11 or newer): the official rust:<version> (bookworm)",
-        "# images have it, the rust:<version>-slim images do not.",
-        "# Keep target/ out of the context with a .dockerignore that lists `target/` (a smaller context;",
-        f"# cargo builds in {TARGET_DIR}, so a stray target/ cannot clobber the cooked outputs anyway).",
-        f"# Every stage uses WORKDIR {WORKDIR}: cook and build must run at the same absolute path.",
+        *_CONTEXT_NOTES,
         "#",
         "# Feature unification: cargo compiles a third-party crate with the union of the features that the",
         "# packages of ONE invocation ask for, so a layer cooked once for all services could hold units",
