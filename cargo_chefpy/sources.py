@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cargo_chefpy.errors import WriteError
-from cargo_chefpy.fsutil import make_dirs, read_error, remove_dirs, remove_tree, write_error
+from cargo_chefpy.fsutil import make_dirs, read_error, remove_dirs, remove_tree, walk, write_error
 from cargo_chefpy.workspace import relative
 
 # Docker's own files, by name: a Dockerfile (also `Dockerfile.x`, `x.Dockerfile`), an ignore file, a
@@ -97,37 +97,29 @@ def _walk(top: str, rules: Rules, *, root: bool = False, every_name: bool = Fals
     # Unused crates are entered only on the way to a used crate nested in them.
     leads_to_used = {p for d in used for p in _ancestors(d)}
     owner = _owner(top, crate_dirs)
-    pending = [(top, owner is None or owner in used, owner is not None or every_name)]
-    while pending:
-        current, current_used, in_crate = pending.pop()
-        try:
-            with os.scandir(current) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
-        except OSError:
+    # directory -> (whether its files go in: a used crate's or no crate's; whether it is in a crate)
+    state = {top: (owner is None or owner in used, owner is not None or every_name)}
+    for current, dirnames, filenames in walk(top):
+        current_used, in_crate = state.pop(current)
+        is_crate = current in crate_dirs or "Cargo.toml" in filenames
+        entered = []
+        for name in dirnames:
+            path = os.path.join(current, name)
+            if os.path.islink(path):  # a symlinked directory: one entry, as COPY copies it
+                filenames.append(name)
+            elif name != ".git" and path not in skipped and not (is_crate and name == "target"):
+                sub = (path in used, True) if path in crate_dirs else (current_used, in_crate)
+                if sub[0] or path in leads_to_used:
+                    state[path] = sub
+                    entered.append(name)
+        dirnames[:] = entered
+        if not current_used:
             continue
-        is_crate = current in crate_dirs or os.path.isfile(os.path.join(current, "Cargo.toml"))
-        subdirectories = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                is_dir = False
-            if not is_dir:
-                # Docker's files are left out where they belong to no crate: a crate may embed one.
-                docker = not in_crate and for_docker(entry.name)
-                if current_used and not docker and _copyable(entry.path):
-                    yield entry.path
-                continue
-            if entry.name == ".git" or entry.path in skipped or (is_crate and entry.name == "target"):
-                continue
-            if entry.path in crate_dirs:
-                sub_used, sub_in_crate = entry.path in used, True
-            else:
-                sub_used, sub_in_crate = current_used, in_crate
-            if not sub_used and entry.path not in leads_to_used:
-                continue
-            subdirectories.append((entry.path, sub_used, sub_in_crate))
-        pending.extend(reversed(subdirectories))
+        for name in filenames:
+            path = os.path.join(current, name)
+            # Docker's files are left out where they belong to no crate: a crate may embed one.
+            if (in_crate or not for_docker(name)) and _copyable(path):
+                yield path
 
 
 def _ancestors(directory: str) -> Iterator[str]:

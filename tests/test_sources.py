@@ -120,9 +120,11 @@ def test_the_tree_is_written_with_executable_bits_and_symlinks(context: Path, tm
     script.write_text("#!/bin/sh\n")
     script.chmod(0o755)
     os.symlink("notes.txt", context / "docs/link.txt")
+    os.symlink("src", context / "svc/a/linked-src")  # a symlinked directory: one entry, not entered
     out = tmp_path / "out" / "sources"
     n, _ = write(collect(str(context), rules(context), {"Cargo.lock": b"x\n"}), out)
-    assert n == 10
+    assert n == 11
+    assert os.readlink(out / "svc/a/linked-src") == "src"
     assert os.access(out / "docs/run.sh", os.X_OK)
     assert not os.access(out / "docs/notes.txt", os.X_OK)
     assert os.readlink(out / "docs/link.txt") == "notes.txt"
