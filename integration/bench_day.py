@@ -39,7 +39,7 @@ from integration.bench_flow import (
     compiled_crates,
     timed,
 )
-from integration.bench_workspace import SERVICE_Z_GREETING
+from integration.bench_workspace import SERVICE_Z_GREETING, append_text, replace_once
 from integration.bench_workspace import relock as _relock
 from integration.support.flow import replace_tree
 from integration.support.workspaces import copy_tree
@@ -114,25 +114,13 @@ class Edit:
     expect: str | None = None  # what serviceZ must print afterwards
 
 
-def _replace(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    if old not in text:
-        raise AssertionError(f"{old!r} not in {path}")
-    path.write_text(text.replace(old, new, 1))
-
-
-def _append(path: Path, text: str) -> None:
-    with path.open("a") as handle:
-        handle.write(text)
-
-
 def _service_edit(n: int) -> Edit:
     before = SERVICE_Z_GREETING if n == 1 else f"{SERVICE_Z_GREETING}, edit {n - 1}"
     after = f"{SERVICE_Z_GREETING}, edit {n}"
     return Edit(
         key="serviceZ",
         title=f"serviceZ edit {n}",
-        apply=lambda r: _replace(r / "src/serviceZ/src/main.rs", f'"{before}"', f'"{after}"'),
+        apply=lambda r: replace_once(r / "src/serviceZ/src/main.rs", f'"{before}"', f'"{after}"'),
         expect=after,
     )
 
@@ -141,7 +129,7 @@ def _lib_b_edit(n: int) -> Edit:
     return Edit(
         key="libB",
         title=f"libB edit {n}",
-        apply=lambda r: _append(
+        apply=lambda r: append_text(
             r / "src/libB/src/lib.rs", f"\n/// Day of edits.\npub const DAY_EDIT_{n}: u32 = {n};\n"
         ),
     )
@@ -158,7 +146,7 @@ def _lib_a_description(root: Path) -> None:
 def _third_party(root: Path) -> None:
     """Stands in for a version bump (Debian's registry holds one version of each crate): a new
     third-party dependency of serviceZ, which changes the lock and serviceZ's dependency table."""
-    _append(root / "src/serviceZ/Cargo.toml", 'once_cell = "1"\n')
+    append_text(root / "src/serviceZ/Cargo.toml", 'once_cell = "1"\n')
     _relock(root)
 
 

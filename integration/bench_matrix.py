@@ -16,31 +16,28 @@ from pathlib import Path
 from typing import Final
 
 from integration.bench_flow import TARGET, Approach, Flow, LowerBound, Stage, make_flow
-from integration.bench_workspace import MEMBER_VERSION, PATCHED_DIR, SERVICE_Y_GREETING, SERVICE_Z_GREETING
+from integration.bench_workspace import (
+    MEMBER_VERSION,
+    PATCHED_DIR,
+    SERVICE_Y_GREETING,
+    SERVICE_Z_GREETING,
+    append_text,
+    replace_once,
+)
 from integration.bench_workspace import relock as _relock
 
 MODES: Final = (("preserved", True), ("ci", False))
 
 
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    if old not in text:
-        raise AssertionError(f"{old!r} not in {path}")
-    path.write_text(text.replace(old, new, 1))
-
-
-def _append(path: Path, text: str) -> None:
-    with path.open("a") as handle:
-        handle.write(text)
-
-
 def _add_dependency(root: Path, member: str, line: str) -> None:
-    _append(root / "src" / member / "Cargo.toml", line + "\n")
+    append_text(root / "src" / member / "Cargo.toml", line + "\n")
     _relock(root)
 
 
 def _bump_version(root: Path, member: str, version: str) -> None:
-    _edit(root / "src" / member / "Cargo.toml", f'version = "{MEMBER_VERSION}"', f'version = "{version}"')
+    replace_once(
+        root / "src" / member / "Cargo.toml", f'version = "{MEMBER_VERSION}"', f'version = "{version}"'
+    )
     _relock(root)
 
 
@@ -59,20 +56,20 @@ SCENARIOS: Final = (
     Scenario(
         key="edit-serviceZ",
         title="edit serviceZ",
-        apply=lambda r: _edit(r / "src/serviceZ/src/main.rs", SERVICE_Z_GREETING, EDITED_GREETING),
+        apply=lambda r: replace_once(r / "src/serviceZ/src/main.rs", SERVICE_Z_GREETING, EDITED_GREETING),
         expect=(EDITED_GREETING,),
     ),
     Scenario(
         key="edit-libA",
         title="edit libA",
-        apply=lambda r: _append(
+        apply=lambda r: append_text(
             r / "src/libA/src/lib.rs", "\n/// Added by the benchmark.\npub const BENCH_EDIT: u32 = 1;\n"
         ),
     ),
     Scenario(
         key="edit-serviceY",
         title="edit serviceY's source",
-        apply=lambda r: _edit(r / "src/serviceY/src/main.rs", SERVICE_Y_GREETING, "serviceY says hi"),
+        apply=lambda r: replace_once(r / "src/serviceY/src/main.rs", SERVICE_Y_GREETING, "serviceY says hi"),
     ),
     Scenario(
         key="dep-serviceY",
@@ -93,7 +90,7 @@ SCENARIOS: Final = (
     Scenario(
         key="edit-patch",
         title="edit the [patch] crate",
-        apply=lambda r: _append(
+        apply=lambda r: append_text(
             r / PATCHED_DIR / "src/lib.rs", "\n/// Added by the benchmark.\npub const BENCH_EDIT: u32 = 1;\n"
         ),
     ),

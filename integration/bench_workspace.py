@@ -462,3 +462,16 @@ def write_workspace(
 def relock(root: Path) -> None:
     """Update Cargo.lock after a manifest edit, offline, from `vendored/`."""
     run_cargo(["metadata", "--format-version", "1", "--offline"], root)
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """A bench edit: the first `old` in the file becomes `new` (an error when it is not there)."""
+    text = path.read_text()
+    if old not in text:
+        raise AssertionError(f"{old!r} not in {path}")
+    path.write_text(text.replace(old, new, 1))
+
+
+def append_text(path: Path, text: str) -> None:
+    with path.open("a") as handle:
+        handle.write(text)
