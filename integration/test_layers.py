@@ -125,13 +125,7 @@ def test_a_kept_crate_at_version_0_0_1_with_old_mtimes_is_never_taken_as_fresh_i
 
 
 def test_layer_2_refuses_a_file_layer_1_did_not_write(tmp_path: Path) -> None:
-    root = seed(tmp_path)
-    work = tmp_path / "app"
-    copy_tree(root / "vendored", work / "vendored", preserve_mtimes=False)
-    ok(chefpy(["prepare", "-p", "serviceZ", "--recipe-path", str(tmp_path / "recipe.json")], root))
-    for name in ("recipe.json", "recipe.deps.json"):
-        (work / name).write_bytes((tmp_path / name).read_bytes())
-    ok(chefpy(["cook", "--recipe-path", "recipe.deps.json", "--layer", "deps", "-p", "serviceZ"], work))
+    _, work = _stacked_workdir(tmp_path)
     (work / "src/libA/src/lib.rs").write_text("// someone else's\n")
     proc = chefpy(["cook", "-p", "serviceZ"], work)
     assert proc.returncode != 0
