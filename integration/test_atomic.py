@@ -107,6 +107,14 @@ def kill_when_ready(proc: subprocess.Popen[str], timeout: float = 60) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+def kill_after(command: list[str], *, cwd: Path, env: dict[str, str], seconds: float) -> None:
+    """Start `command`, SIGKILL it after `seconds` (wherever it is then), and reap it."""
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(seconds)
+    proc.kill()
+    proc.wait()
+
+
 def leftovers(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob(f"*{TMP_SUFFIX}"))
 
@@ -211,16 +219,8 @@ def test_random_kills_during_prepare_and_cook_leave_only_complete_files(tmp_path
     for i in range(TRIES):
         out = tmp_path / f"try-{i}" / "recipe.json"
         out.parent.mkdir()
-        proc = subprocess.Popen(
-            [*tool, "prepare", "-p", "app", "--recipe-path", str(out)],
-            cwd=ws,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.05, prepare_seconds * 1.1))
-        proc.kill()
-        proc.wait()
+        delay = rng.uniform(0.05, prepare_seconds * 1.1)
+        kill_after([*tool, "prepare", "-p", "app", "--recipe-path", str(out)], cwd=ws, env=env, seconds=delay)
         if out.exists():
             assert out.read_bytes() == complete
             outcomes["complete"] += 1
@@ -230,16 +230,8 @@ def test_random_kills_during_prepare_and_cook_leave_only_complete_files(tmp_path
 
         app = tmp_path / f"cook-{i}"
         app.mkdir()
-        proc = subprocess.Popen(
-            [*tool, "cook", "--no-build", "--recipe-path", str(full)],
-            cwd=app,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.05, prepare_seconds * 1.1))
-        proc.kill()
-        proc.wait()
+        delay = rng.uniform(0.05, prepare_seconds * 1.1)
+        kill_after([*tool, "cook", "--no-build", "--recipe-path", str(full)], cwd=app, env=env, seconds=delay)
         for path, data in files.items():
             written = app / path
             if written.exists():
