@@ -604,11 +604,10 @@ def real_plan(plan: Plan) -> Plan:
 
 
 def final_workspace(
-    workspace: Workspace, plan: Plan, lock: lockfile.Lock, manifests: _Manifests
+    workspace: Workspace, real: Plan, lock: lockfile.Lock, manifests: _Manifests
 ) -> tuple[str, str]:
-    """The final build's root manifest and lock: what build_recipe writes for `real_plan(plan)` (members
-    pruned, nothing masked), without reading any crate's other files. `plan`: as build_recipe returned it."""
-    real = real_plan(plan)
+    """The final build's root manifest and lock: what build_recipe writes for `real` (a `real_plan` of the
+    plan build_recipe returned: members pruned, nothing masked), without reading any crate's other files."""
     root = workspace.root
     kept, externals = real.of(CrateClass.KEEP), real.of(CrateClass.EXTERNAL)
     remaining = [d.crate for d in kept if d.crate.member]
@@ -646,12 +645,13 @@ def sources_tree(
 ) -> sources_mod.Tree:
     """The final build's sources (sources.py): the context (`recipe_root`) without the crates `plan` does
     not use, with the root manifest and lock of `final_workspace`."""
-    root_text, lock_text = final_workspace(workspace, plan, lock, manifests)
+    real = real_plan(plan)
+    root_text, lock_text = final_workspace(workspace, real, lock, manifests)
     ws = relative(workspace.root, recipe_root)
     prefix = "" if ws == "." else f"{ws}/"
     rules = sources_mod.Rules(
         crate_dirs={c.directory for c in workspace.crates},
-        used_dirs=real_plan(plan).directories(CrateClass.KEEP, CrateClass.EXTERNAL),
+        used_dirs=real.directories(CrateClass.KEEP, CrateClass.EXTERNAL),
         skipped={
             *vendored_directories(workspace.root),
             *((carry.target_directory,) if carry.target_directory else ()),
