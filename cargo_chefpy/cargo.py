@@ -1,5 +1,6 @@
 """The only module that starts processes (ruff's banned-api rule, TID251, enforces it): finds cargo, runs
-it with its output captured (`capture`) or streamed (`run_streamed`).
+it with its output captured (`capture`, or `Captured` to read the result later) or streamed
+(`run_streamed`).
 
 Every wait for cargo stops it when the wait is interrupted: on Ctrl-C (KeyboardInterrupt) cargo gets
 SIGINT, on `errors.Terminated` (SIGTERM, see cli.main) SIGTERM, on anything else SIGTERM too; after
@@ -81,26 +82,53 @@ def stop(proc: subprocess.Popen[bytes], why: BaseException | None = None) -> Non
         raise
 
 
-def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:
-    """Run `cargo ARGS` in `cwd` and return its stdout; on failure raise CargoError carrying cargo's own
-    message (its stderr)."""
-    # bytes, decoded here: text=True would decode with the locale's encoding, not cargo's UTF-8
-    proc = _popen(cargo, args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        stdout, stderr = proc.communicate()
-    except BaseException as exc:
-        stop(proc, exc)
-        raise
-    finally:
-        for pipe in (proc.stdout, proc.stderr):
+class Captured:
+    """`cargo ARGS` started with its output captured; `result()` waits for it. As a context manager it
+    stops cargo (`stop`) should the block it guards raise before the result was read."""
+
+    def __init__(self, cargo: str, args: Sequence[str], *, cwd: Path) -> None:
+        self.args = tuple(args)
+        self.cwd = cwd
+        # bytes, decoded here: text=True would decode with the locale's encoding, not cargo's UTF-8
+        self._proc = _popen(cargo, args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def __enter__(self) -> Captured:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if self._proc.returncode is None:
+            try:
+                stop(self._proc, exc)
+            finally:
+                self._close()
+
+    def _close(self) -> None:
+        for pipe in (self._proc.stdout, self._proc.stderr):
             if pipe is not None:
                 pipe.close()
-    if proc.returncode != 0:
-        raise CargoError(
-            f"`cargo {' '.join(args[:1])}` failed with exit code {proc.returncode} (in {cwd})",
-            hint="cargo's message is above; fix it and run again",
-        ).with_output(stderr.decode(errors="replace"))
-    return stdout.decode(errors="replace")
+
+    def result(self) -> str:
+        """cargo's stdout; on failure CargoError carrying cargo's own message (its stderr)."""
+        proc = self._proc
+        try:
+            stdout, stderr = proc.communicate()
+        except BaseException as exc:
+            stop(proc, exc)
+            raise
+        finally:
+            self._close()
+        if proc.returncode != 0:
+            raise CargoError(
+                f"`cargo {' '.join(self.args[:1])}` failed with exit code {proc.returncode} (in {self.cwd})",
+                hint="cargo's message is above; fix it and run again",
+            ).with_output(stderr.decode(errors="replace"))
+        return stdout.decode(errors="replace")
+
+
+def capture(cargo: str, args: Sequence[str], *, cwd: Path) -> str:
+    """Run `cargo ARGS` in `cwd` and return its stdout (`Captured.result`)."""
+    with Captured(cargo, args, cwd=cwd) as started:
+        return started.result()
 
 
 _TAIL_BYTES = 64 * 1024

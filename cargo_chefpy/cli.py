@@ -359,8 +359,8 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         )
     if ns.explain and ns.recipe_path == "-":
         raise UsageError("--explain and --recipe-path - both print on stdout", hint="pass only one of them")
-    from cargo_chefpy.plan import Selection
-    from cargo_chefpy.prepare import PrepareOptions, run
+    from cargo_chefpy.options import PrepareOptions, Selection, check_prepare_output
+    from cargo_chefpy.project import start_project
 
     selection = Selection(
         packages=tuple(ns.package), bins=tuple(ns.bin), stub=tuple(ns.stub), keep=tuple(ns.keep),
@@ -376,7 +376,13 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         include=tuple(ns.include),
         sources_dir=ns.sources_dir,
     )
-    return run(options, cwd=cwd, log=log)
+    check_prepare_output(options, cwd)  # every usage error before cargo starts
+    # cargo metadata runs while prepare's modules load: prepare takes 1.6x instead of 2.0x cargo
+    # metadata's time at 500 members (BENCHMARKS.md, "Prepare").
+    with start_project(cwd, options.manifest_path) as project:
+        from cargo_chefpy.prepare import run
+
+        return run(options, project, cwd=cwd, log=log)
 
 
 def _terminated(signum: int, frame: FrameType | None) -> NoReturn:

@@ -24,8 +24,9 @@ from cargo_chefpy.errors import SelectionError, UsageError
 from cargo_chefpy.fsutil import check_output, write_output
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Package
+from cargo_chefpy.options import Selection
 from cargo_chefpy.paths import inside
-from cargo_chefpy.plan import Selection, close_matches
+from cargo_chefpy.plan import close_matches
 from cargo_chefpy.prepare import prepare
 from cargo_chefpy.project import read_project
 from cargo_chefpy.workspace import normalise, relative

@@ -317,3 +317,27 @@ def check_name_length(path: Path, *, what: str) -> None:
             f"the {what} {path} is too long for the file system",
             hint=_hint(OSError(errno.ENAMETOOLONG, "")),
         )
+
+
+def check_empty_dir(out: Path) -> None:
+    """Refuse, before any work, a --sources-dir that is not a new or an empty directory."""
+    try:
+        st = os.lstat(out)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise read_error(out, exc) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise WriteError(
+            f"--sources-dir {out} exists and is not a directory",
+            hint="pass a new or an empty directory",
+        )
+    try:
+        empty = not any(os.scandir(out))
+    except OSError as exc:
+        raise read_error(out, exc) from None
+    if not empty:
+        raise WriteError(
+            f"--sources-dir {out} is not empty: the sources tree must hold exactly what the build reads",
+            hint="pass a new or an empty directory (remove the old tree first)",
+        )

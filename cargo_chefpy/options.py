@@ -1,13 +1,18 @@
-"""The cargo build flags that cook and build share, and the pure function that turns them into argv."""
+"""What the user asked: the cargo build flags that cook and build share, and the pure function that turns
+them into argv; prepare's selection and options, and the checks of its outputs made before any work."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
+from cargo_chefpy import fsutil
 from cargo_chefpy.errors import UsageError
+from cargo_chefpy.paths import inside
 
 
 class Command(Enum):
@@ -243,3 +248,80 @@ def _config_setting(value: str) -> str | None:
     if "profile" in document:
         return "profile"
     return None
+
+
+# ----------------------------------------------------------------------------------------------------
+# prepare
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selection:
+    packages: tuple[str, ...] = ()
+    bins: tuple[str, ...] = ()
+    stub: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    stub_all: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrepareOptions:
+    selection: Selection = field(default_factory=Selection)
+    recipe_path: str = "recipe.json"  # "-": stdout
+    # The third-party layer's recipe; None: `<stem>.deps.json` beside --recipe-path (none on stdout).
+    deps_recipe_path: str | None = None
+    out_dir: Path | None = None  # the skeleton tree instead of a recipe file
+    explain: bool = False  # the plan and why, on stdout, before the output
+    manifest_path: Path | None = None
+    include: tuple[str, ...] = ()  # --include: extra paths to carry, relative to the workspace root
+    sources_dir: Path | None = None  # the final build's sources tree (sources.py), besides the recipes
+
+
+def deps_recipe_path(options: PrepareOptions) -> Path | None:
+    """Where the third-party layer's recipe goes: --deps-recipe-path, else `<stem>.deps.json` beside
+    the recipe file; None (not written) when the recipe goes to stdout or is a skeleton tree."""
+    if options.deps_recipe_path is not None:
+        return None if options.deps_recipe_path == "-" else Path(options.deps_recipe_path)
+    if options.recipe_path == "-" or options.out_dir is not None:
+        return None
+    path = Path(options.recipe_path)
+    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+    return path.with_name(f"{stem}.deps.json")
+
+
+def check_prepare_output(options: PrepareOptions, cwd: Path) -> None:
+    """Refuse, before any work, a recipe path that cannot be written (a directory, a socket, too long),
+    and a --sources-dir that is not a new or an empty directory."""
+    if options.sources_dir is not None:
+        tree = os.path.abspath(full_path(cwd, options.sources_dir))
+        outputs = [
+            ("--out-dir", options.out_dir),
+            ("--recipe-path", None if options.recipe_path == "-" else Path(options.recipe_path)),
+            ("--deps-recipe-path", deps_recipe_path(options)),
+        ]
+        for flag, path in outputs:
+            if path is not None and inside(os.path.abspath(full_path(cwd, path)), tree):
+                raise UsageError(
+                    f"{flag} {path} is inside --sources-dir {options.sources_dir}, which must hold only "
+                    "what the final build reads",
+                    hint=f"write {flag} outside that directory",
+                )
+        fsutil.check_empty_dir(Path(tree))
+    if options.recipe_path != "-" and options.out_dir is None:
+        fsutil.check_output(full_path(cwd, Path(options.recipe_path)), what="recipe path")
+    deps = deps_recipe_path(options)
+    if deps is not None:
+        same = options.out_dir is None and options.recipe_path != "-"
+        if same and os.path.abspath(full_path(cwd, deps)) == os.path.abspath(
+            full_path(cwd, Path(options.recipe_path))
+        ):
+            raise UsageError(
+                f"--deps-recipe-path and --recipe-path both name {deps}",
+                hint="give the third-party layer's recipe its own path (default: recipe.deps.json)",
+            )
+        fsutil.check_output(full_path(cwd, deps), what="deps recipe path")
+
+
+def full_path(cwd: Path, path: Path) -> Path:
+    """`path` as given on the command line run in `cwd`."""
+    return path if path.is_absolute() else cwd / path

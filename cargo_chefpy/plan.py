@@ -7,18 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cargo_chefpy.errors import SelectionError, UsageError
+from cargo_chefpy.options import Selection
 from cargo_chefpy.paths import inside
 from cargo_chefpy.recipe import CrateClass
 from cargo_chefpy.workspace import LocalCrate, Workspace
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Selection:
-    packages: tuple[str, ...] = ()
-    bins: tuple[str, ...] = ()
-    stub: tuple[str, ...] = ()
-    keep: tuple[str, ...] = ()
-    stub_all: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

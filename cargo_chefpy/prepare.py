@@ -1,8 +1,8 @@
 """`cargo chefpy prepare`: workspace -> plan -> recipe -> output, in short named steps.
 
-`run` is the command, top to bottom: check where the output goes, read the workspace with `cargo
-metadata` (`project.read_project`), plan (`prepare`: load the workspace, read the lock, plan, check the
-lock, `build_recipe`), then write the output (`write_output`).
+`run` is the command, top to bottom: read the workspace that `cargo metadata` describes (started by the
+cli, after `options.check_prepare_output` has checked where the output goes), plan (`prepare`: load the
+workspace, read the lock, plan, check the lock, `build_recipe`), then write the output (`write_output`).
 """
 
 from __future__ import annotations
@@ -12,19 +12,20 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cargo_chefpy import carry as carry_mod
 from cargo_chefpy import fsutil, lockfile, manifest
 from cargo_chefpy import sources as sources_mod
-from cargo_chefpy.errors import ProjectError, RecipeError, UsageError
+from cargo_chefpy.errors import ProjectError, RecipeError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Target
+from cargo_chefpy.options import PrepareOptions, Selection, deps_recipe_path, full_path
 from cargo_chefpy.paths import inside
-from cargo_chefpy.plan import Decision, Plan, Selection, drop_unused, make_plan
-from cargo_chefpy.project import read_project
+from cargo_chefpy.plan import Decision, Plan, drop_unused, make_plan
+from cargo_chefpy.project import PendingMetadata
 from cargo_chefpy.recipe import (
     MAX_FILE_BYTES,
     CrateClass,
@@ -40,19 +41,6 @@ from cargo_chefpy.recipe import (
 from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
 
 CONFIG_FILES = (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PrepareOptions:
-    selection: Selection = field(default_factory=Selection)
-    recipe_path: str = "recipe.json"  # "-": stdout
-    # The third-party layer's recipe; None: `<stem>.deps.json` beside --recipe-path (none on stdout).
-    deps_recipe_path: str | None = None
-    out_dir: Path | None = None  # the skeleton tree instead of a recipe file
-    explain: bool = False  # the plan and why, on stdout, before the output
-    manifest_path: Path | None = None
-    include: tuple[str, ...] = ()  # --include: extra paths to carry, relative to the workspace root
-    sources_dir: Path | None = None  # the final build's sources tree (sources.py), besides the recipes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -716,10 +704,11 @@ def _read_lock(path: Path) -> lockfile.Lock:
     return lockfile.parse_lock(_read_text(str(path)))
 
 
-def run(options: PrepareOptions, *, cwd: Path, log: Log) -> int:
-    """The command: plan `options.selection` and write the recipe (or the skeleton tree) where asked."""
-    check_output(options, cwd)
-    metadata = read_project(cwd, options.manifest_path)
+def run(options: PrepareOptions, project: PendingMetadata, *, cwd: Path, log: Log) -> int:
+    """The command: plan `options.selection` and write the recipe (or the skeleton tree) where asked.
+    `options` have passed `options.check_prepare_output`; `project` is the `cargo metadata` started on
+    the workspace (cli starts it before it imports this module: see cli._prepare)."""
+    metadata = project.result()
     log.debug(f"read the workspace at {metadata.workspace_root}")
     output = options.out_dir or (None if options.recipe_path == "-" else Path(options.recipe_path))
     deps_output = deps_recipe_path(options)
@@ -732,7 +721,7 @@ def run(options: PrepareOptions, *, cwd: Path, log: Log) -> int:
     if prepared.sources is None or options.sources_dir is None:
         write_output(prepared, options, cwd=cwd, log=log)
         return 0
-    out = _full(cwd, options.sources_dir)
+    out = full_path(cwd, options.sources_dir)
     n, undo = sources_mod.write(prepared.sources, out)
     try:
         write_output(prepared, options, cwd=cwd, log=log)
@@ -741,55 +730,6 @@ def run(options: PrepareOptions, *, cwd: Path, log: Log) -> int:
         raise
     log.status("Wrote", f"the final build's sources to {options.sources_dir} ({n} files)")
     return 0
-
-
-def deps_recipe_path(options: PrepareOptions) -> Path | None:
-    """Where the third-party layer's recipe goes: --deps-recipe-path, else `<stem>.deps.json` beside
-    the recipe file; None (not written) when the recipe goes to stdout or is a skeleton tree."""
-    if options.deps_recipe_path is not None:
-        return None if options.deps_recipe_path == "-" else Path(options.deps_recipe_path)
-    if options.recipe_path == "-" or options.out_dir is not None:
-        return None
-    path = Path(options.recipe_path)
-    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
-    return path.with_name(f"{stem}.deps.json")
-
-
-def check_output(options: PrepareOptions, cwd: Path) -> None:
-    """Refuse, before any work, a recipe path that cannot be written (a directory, a socket, too long),
-    and a --sources-dir that is not a new or an empty directory."""
-    if options.sources_dir is not None:
-        tree = os.path.abspath(_full(cwd, options.sources_dir))
-        outputs = [
-            ("--out-dir", options.out_dir),
-            ("--recipe-path", None if options.recipe_path == "-" else Path(options.recipe_path)),
-            ("--deps-recipe-path", deps_recipe_path(options)),
-        ]
-        for flag, path in outputs:
-            if path is not None and inside(os.path.abspath(_full(cwd, path)), tree):
-                raise UsageError(
-                    f"{flag} {path} is inside --sources-dir {options.sources_dir}, which must hold only "
-                    "what the final build reads",
-                    hint=f"write {flag} outside that directory",
-                )
-        sources_mod.check_dir(Path(tree))
-    if options.recipe_path != "-" and options.out_dir is None:
-        fsutil.check_output(_full(cwd, Path(options.recipe_path)), what="recipe path")
-    deps = deps_recipe_path(options)
-    if deps is not None:
-        same = options.out_dir is None and options.recipe_path != "-"
-        if same and os.path.abspath(_full(cwd, deps)) == os.path.abspath(
-            _full(cwd, Path(options.recipe_path))
-        ):
-            raise UsageError(
-                f"--deps-recipe-path and --recipe-path both name {deps}",
-                hint="give the third-party layer's recipe its own path (default: recipe.deps.json)",
-            )
-        fsutil.check_output(_full(cwd, deps), what="deps recipe path")
-
-
-def _full(cwd: Path, path: Path) -> Path:
-    return path if path.is_absolute() else cwd / path
 
 
 def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log: Log) -> None:
@@ -801,7 +741,7 @@ def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log:
     restore = _undo_write(None)
     deps_note = ""
     if prepared.deps_recipe is not None and (deps_path is not None or options.deps_recipe_path == "-"):
-        deps_full = None if deps_path is None else _full(cwd, deps_path)
+        deps_full = None if deps_path is None else full_path(cwd, deps_path)
         restore = _undo_write(deps_full)
         fsutil.write_output(
             deps_full, dumps(prepared.deps_recipe), what="deps recipe", to_file="--deps-recipe-path FILE"
@@ -842,7 +782,7 @@ def _write_recipe(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log
     if options.out_dir is not None:
         from cargo_chefpy import skeleton  # only for --out-dir: not imported by every prepare
 
-        out = _full(cwd, options.out_dir)
+        out = full_path(cwd, options.out_dir)
         created = fsutil.make_dirs(out)
         try:
             skeleton.write(skeleton.plan_writes(prepared.recipe, out), out, force=False)
@@ -855,7 +795,7 @@ def _write_recipe(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log
     to_stdout = options.recipe_path == "-"
     path = Path(options.recipe_path)
     fsutil.write_output(
-        None if to_stdout else _full(cwd, path), data, what="recipe", to_file="--recipe-path FILE"
+        None if to_stdout else full_path(cwd, path), data, what="recipe", to_file="--recipe-path FILE"
     )
     log.status("Prepared", summary(prepared, "recipe on stdout" if to_stdout else str(path)) + note)
 

@@ -40,25 +40,49 @@ def find_project(cwd: Path, manifest_path: Path | None) -> Path:
     )
 
 
+class PendingMetadata:
+    """`cargo metadata --no-deps` started on a project: `result()` waits for it and parses it. As a context
+    manager it stops cargo should the block it guards raise first (`cargo.Captured`)."""
+
+    def __init__(self, cargo_bin: str, cwd: Path, manifest_path: Path) -> None:
+        self._started = cargo.Captured(cargo_bin, cargo.metadata_args(manifest_path), cwd=cwd)
+
+    def __enter__(self) -> PendingMetadata:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        self._started.__exit__(kind, exc, tb)
+
+    def result(self) -> Metadata:
+        try:
+            text = self._started.result()
+        except CargoError as exc:  # decide whether the project itself is at fault
+            output = exc.output
+            lowered = output.lower()
+            # cargo's TOML diagnostics do not always say "parse"; they point at the file
+            # (` --> Cargo.toml:1:11`).
+            if "parse" in lowered or " --> " in output or "utf-8" in lowered:
+                raise ProjectError(
+                    "a manifest of this workspace does not parse",
+                    hint="fix the manifest error cargo reports above",
+                ).with_output(output) from None
+            raise
+        return parse_metadata(text)
+
+
 def read_metadata(cargo_bin: str, cwd: Path, manifest_path: Path) -> Metadata:
     """`cargo metadata --no-deps` of the project at `manifest_path`, run in `cwd`, parsed."""
-    try:
-        text = cargo.capture(cargo_bin, cargo.metadata_args(manifest_path), cwd=cwd)
-    except CargoError as exc:  # decide whether the project itself is at fault
-        output = exc.output
-        lowered = output.lower()
-        # cargo's TOML diagnostics do not always say "parse"; they point at the file
-        # (` --> Cargo.toml:1:11`).
-        if "parse" in lowered or " --> " in output or "utf-8" in lowered:
-            raise ProjectError(
-                "a manifest of this workspace does not parse",
-                hint="fix the manifest error cargo reports above",
-            ).with_output(output) from None
-        raise
-    return parse_metadata(text)
+    with PendingMetadata(cargo_bin, cwd, manifest_path) as pending:
+        return pending.result()
+
+
+def start_project(cwd: Path, manifest_path: Path | None) -> PendingMetadata:
+    """Find cargo and the project, in that order of errors, and start reading the workspace."""
+    cargo_bin = cargo.find_cargo()
+    return PendingMetadata(cargo_bin, cwd, find_project(cwd, manifest_path))
 
 
 def read_project(cwd: Path, manifest_path: Path | None) -> Metadata:
     """Find cargo and the project, and read the workspace, in that order of errors."""
-    cargo_bin = cargo.find_cargo()
-    return read_metadata(cargo_bin, cwd, find_project(cwd, manifest_path))
+    with start_project(cwd, manifest_path) as pending:
+        return pending.result()

@@ -30,8 +30,14 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cargo_chefpy.errors import WriteError
-from cargo_chefpy.fsutil import make_dirs, read_error, remove_dirs, remove_tree, walk, write_error
+from cargo_chefpy.fsutil import (
+    check_empty_dir,
+    make_dirs,
+    remove_dirs,
+    remove_tree,
+    walk,
+    write_error,
+)
 from cargo_chefpy.workspace import relative
 
 # Docker's own files, by name: a Dockerfile (also `Dockerfile.x`, `x.Dockerfile`), an ignore file, a
@@ -146,34 +152,10 @@ def _copyable(path: str) -> bool:
     return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
 
 
-def check_dir(out: Path) -> None:
-    """Refuse, before any work, a --sources-dir that is not a new or an empty directory."""
-    try:
-        st = os.lstat(out)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise read_error(out, exc) from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise WriteError(
-            f"--sources-dir {out} exists and is not a directory",
-            hint="pass a new or an empty directory",
-        )
-    try:
-        empty = not any(os.scandir(out))
-    except OSError as exc:
-        raise read_error(out, exc) from None
-    if not empty:
-        raise WriteError(
-            f"--sources-dir {out} is not empty: the sources tree must hold exactly what the build reads",
-            hint="pass a new or an empty directory (remove the old tree first)",
-        )
-
-
 def write(tree: Tree, out: Path) -> tuple[int, Callable[[], None]]:
     """Write the tree into `out` (new or empty); returns the number of files, and how to remove what
     this wrote (the directories it created included). All or nothing: on a failure, that is done."""
-    check_dir(out)
+    check_empty_dir(out)
     created_parents = make_dirs(out)
 
     def undo() -> None:

@@ -397,7 +397,8 @@ def prepare_section(
             f"Before is the zipapp of {commit}, built by the bench from git history with that commit's own "
             "build (shiv plus an archive rewrite that started `cargo metadata` before the tool was loaded, "
             "and a prefetch that read files while cargo ran); after is the current tree's plain shiv "
-            "zipapp, which runs `cargo metadata` first and then reads the lock, the manifests and the kept "
+            "zipapp, which starts `cargo metadata` once its arguments and outputs are checked, loads "
+            "prepare's modules while cargo runs, and then reads the lock, the manifests and the kept "
             "crates' files.",
             "",
         ]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cargo_chefpy.plan import Selection
+from cargo_chefpy.options import Selection
 from cargo_chefpy.prepare import Carry, _read_lock, build_recipe, prepare, real_plan
 from cargo_chefpy.project import read_project
 from integration.support.flow import chefpy, compiled, ok, replace_tree

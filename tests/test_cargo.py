@@ -82,6 +82,7 @@ class Child:
         self.stubborn = stubborn
         self.signals: list[int] = []
         self.returncode: int | None = None
+        self.stdout = self.stderr = None
 
     def poll(self) -> int | None:
         return self.returncode
@@ -121,3 +122,23 @@ def test_a_cargo_that_has_ended_gets_no_signal() -> None:
     child.returncode = 0
     cargo.stop(child, KeyboardInterrupt())  # type: ignore[arg-type]
     assert child.signals == []
+
+
+@pytest.mark.parametrize(
+    ("why", "sent"), [(KeyboardInterrupt(), signal.SIGINT), (RuntimeError("boom"), signal.SIGTERM)]
+)
+def test_a_started_capture_is_stopped_when_the_work_beside_it_fails(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, why: BaseException, sent: int
+) -> None:
+    child = Child()
+    monkeypatch.setattr(cargo, "_popen", lambda *args, **kwargs: child)
+    with pytest.raises(type(why)), cargo.Captured("cargo", cargo.METADATA, cwd=tmp_path):
+        raise why
+    assert child.signals == [sent]
+
+
+def test_a_started_capture_whose_result_was_read_gets_no_signal(fp: FakeProcess, tmp_path: Path) -> None:
+    fp.register(["cargo", *cargo.METADATA], stdout="{}")
+    with cargo.Captured("cargo", cargo.METADATA, cwd=tmp_path) as started:
+        assert started.result() == "{}"
+    assert fp.call_count(["cargo", *cargo.METADATA]) == 1

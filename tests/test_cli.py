@@ -58,6 +58,23 @@ def test_prepare_refuses_one_path_for_both_recipes_with_exit_code_2(
     code = main(["prepare", "--recipe-path", "r.json", "--deps-recipe-path", "./r.json"], cwd=ws.root)
     assert code == 2
     assert "error: --deps-recipe-path and --recipe-path both name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--recipe-path", "r.json", "--deps-recipe-path", "./r.json"],
+        ["--recipe-path", "src"],  # a directory
+        ["--sources-dir", "src"],  # not empty
+        ["--sources-dir", "tree", "--recipe-path", "tree/r.json"],
+    ],
+)
+def test_a_prepare_output_error_is_reported_before_cargo_starts(
+    workspace: Make, fp: FakeProcess, args: list[str]
+) -> None:
+    ws = workspace("seed")
+    assert main(["prepare", "-p", "serviceZ", *args], cwd=ws.root) in (2, 6)
+    assert fp.call_count(ws.metadata_argv()) == 0
     assert not (ws.root / "r.json").exists()
 
 

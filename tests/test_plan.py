@@ -10,7 +10,8 @@ import pytest
 
 from cargo_chefpy.errors import SelectionError, UsageError
 from cargo_chefpy.metadata import parse_metadata
-from cargo_chefpy.plan import Plan, Selection, make_plan
+from cargo_chefpy.options import Selection
+from cargo_chefpy.plan import Plan, make_plan
 from cargo_chefpy.recipe import CrateClass
 from cargo_chefpy.workspace import Workspace, load_workspace
 from tests.conftest import FakeWorkspace

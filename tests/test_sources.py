@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from cargo_chefpy.errors import WriteError
-from cargo_chefpy.sources import Rules, check_dir, collect, for_docker, write
+from cargo_chefpy.fsutil import check_empty_dir
+from cargo_chefpy.sources import Rules, collect, for_docker, write
 
 
 def files(root: Path, entries: dict[str, str]) -> None:
@@ -141,6 +142,6 @@ def test_undo_removes_what_was_written_and_the_directories_made_for_it(context: 
 def test_a_directory_that_is_not_empty_is_refused_and_left_alone(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine\n")
     with pytest.raises(WriteError, match="is not empty"):
-        check_dir(tmp_path)
+        check_empty_dir(tmp_path)
     assert (tmp_path / "keep.txt").read_text() == "mine\n"
-    check_dir(tmp_path / "missing")  # a new directory is fine
+    check_empty_dir(tmp_path / "missing")  # a new directory is fine
