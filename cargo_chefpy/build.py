@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 
-from cargo_chefpy import cargo, stamp
-from cargo_chefpy.errors import BuildFailed, StampError
-from cargo_chefpy.fsutil import FIXED_MTIME_NS, check_name_length, write_error
+from cargo_chefpy import cargo, lockfile, stamp
+from cargo_chefpy.errors import BuildFailed, CargoError, ProjectError, StampError
+from cargo_chefpy.fsutil import FIXED_MTIME_NS, atomic_write, check_name_length, write_error
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, cargo_args
 from cargo_chefpy.project import find_project, read_metadata
@@ -108,6 +108,44 @@ def drift(cooked: dict[str, object], building: dict[str, object]) -> list[str]:
     return notes
 
 
+def prune_lock(cargo_bin: str, manifest: Path, *, run_in: Path, st: stamp.Stamp, log: Log) -> None:
+    """For --locked: let cargo resolve the workspace and drop from Cargo.lock what it drops, when that is
+    exactly among what it dropped from the recipe's lock in cook (`stamp.lock_drops`): the entries that
+    only members pruned from the final sources used. Anything else cargo would change is put back,
+    byte for byte, and --locked then says what; so a checkout's own lock is never changed."""
+    path = manifest.with_name("Cargo.lock")
+    try:
+        before = path.read_bytes()
+    except OSError:  # no lock, or an unreadable one: cargo's own error says which
+        return
+    try:
+        cargo.capture(
+            cargo_bin, [*cargo.METADATA_RESOLVED, "--offline", "--manifest-path", str(manifest)], cwd=run_in
+        )
+        after = path.read_bytes()
+    except (CargoError, OSError):
+        after = None
+    if after == before:
+        return
+    try:
+        old = lockfile.parse_lock(before.decode("utf-8", errors="replace"))
+        new = lockfile.parse_lock((after or b"").decode("utf-8", errors="replace"))
+        drops = lockfile.dropped(old, new)
+        pruned_only = not lockfile.beyond_pruning(old, new) and set(drops) <= set(st.lock_drops)
+    except ProjectError:
+        pruned_only = False
+    if not pruned_only:
+        try:
+            atomic_write(path, before)
+        except OSError as exc:
+            raise write_error(path, exc) from None
+        return
+    log.status(
+        "Locked",
+        f"{path.name} without {len(drops)} entry(ies) that only pruned members used, as cargo prunes it",
+    )
+
+
 def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
     cargo_bin = cargo.find_cargo()
     # cargo finds .cargo/config.toml (source replacement, build.target-dir) from its working directory,
@@ -156,6 +194,8 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
         )
         for note in drift(st.options, options.drift_fields()):
             log.warning(note)
+        if st.lock_drops and options.keeps_lock:
+            prune_lock(cargo_bin, workspace_root / "Cargo.toml", run_in=run_in, st=st, log=log)
         extra = sorted(set(options.packages or options.bins) - set(st.packages))
         if extra and st.packages:
             log.warning(

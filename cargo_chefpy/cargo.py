@@ -24,6 +24,7 @@ from typing import IO, Any
 from cargo_chefpy.errors import CargoError
 
 METADATA = ("metadata", "--format-version", "1", "--no-deps", "--offline")
+METADATA_RESOLVED = ("metadata", "--format-version", "1")  # resolves the dependencies: writes Cargo.lock
 STOP_SECONDS = 5.0  # how long a signalled cargo may take to stop before it is killed
 
 

@@ -186,6 +186,45 @@ def _missing_file(path: Path, workspace: Path, reader: str) -> InputError:
     )
 
 
+def _lock_file(rec: Recipe) -> RecipeFile:
+    prefix = "" if rec.workspace == "." else f"{rec.workspace}/"
+    return next(f for f in rec.files if f.path == f"{prefix}Cargo.lock")  # recipe_lock checked it is there
+
+
+def lock_drops(
+    rec: Recipe, root: Path, lock: lockfile.Lock, workspace: Path, *, strict: bool, log: Log | None = None
+) -> tuple[str, ...]:
+    """What cargo dropped from the recipe's Cargo.lock when it just resolved the skeleton
+    (`lockfile.dropped`). Cargo must only have pruned it (lockfile.beyond_pruning); if not, the
+    workspace's lock is out of date: `strict` (before the build) refuses it, as --locked would; after
+    the build, a warning says so and nothing is returned (build then lets cargo drop nothing)."""
+    path = workspace / "Cargo.lock"
+    try:
+        data = path.read_bytes()
+    except OSError:  # cargo wrote no readable lock: the recipe's is written back
+        return ()
+    if data == _lock_file(rec).data:
+        return ()
+    try:
+        cargos = lockfile.parse_lock(data.decode("utf-8", errors="replace"))
+        changes = lockfile.beyond_pruning(lock, cargos)
+    except ProjectError as exc:
+        changes = [exc.message]
+    if not changes:
+        return tuple(lockfile.dropped(lock, cargos))
+    what = f"cargo changed the recipe's Cargo.lock beyond dropping unused entries ({'; '.join(changes[:3])})"
+    hint = (
+        "the workspace's Cargo.lock is out of date with its manifests: run `cargo update --workspace` "
+        "where the workspace is, commit Cargo.lock, and prepare again"
+    )
+    if strict:
+        skeleton.restore_locks(rec, root)
+        raise ProjectError(what, hint=hint)
+    if log is not None:
+        log.warning(f"{what}: the cooked versions are cargo's, not the lock's; {hint}")
+    return ()
+
+
 def recipe_lock(rec: Recipe) -> lockfile.Lock:
     """The recipe's own Cargo.lock, parsed from its bytes; a recipe without the workspace's Cargo.toml
     and Cargo.lock is refused (before anything is written)."""
@@ -334,14 +373,25 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     workspace = Path(os.path.realpath(root / rec.workspace))
     build = options.cargo.with_default_packages(rec.packages, rec.bins)
     needs_fetch = not rec.vendored and any(p.source is not None for p in lock.packages)
+    # Cargo resolves the skeleton first, where it must: cargo may drop lock entries that only pruned
+    # members used (`lockfile.beyond_pruning`), and `--locked` refuses any change to the lock. So the
+    # fetch runs without --locked, and a --locked build gets cargo's own pruning of the recipe's lock;
+    # anything beyond a pruning is refused as --locked would.
     if needs_fetch and not build.offline:
-        log.status("Fetching", "registry dependencies (cargo fetch --locked)")
-        code = cargo.run_streamed(cargo_bin, ["fetch", "--locked"], cwd=workspace)
+        log.status("Fetching", "registry dependencies (cargo fetch)")
+        code = cargo.run_streamed(cargo_bin, ["fetch"], cwd=workspace)
         if code != 0:  # not a build failure: the documented code for a failed cargo command
+            skeleton.restore_locks(rec, root)
             raise CargoError(
                 f"`cargo fetch` failed with exit code {code} (in {workspace})",
                 hint="cargo's message is above; check network access, or vendor the sources (`cargo vendor`)",
             )
+        drops: tuple[str, ...] | None = lock_drops(rec, root, lock, workspace, strict=True)
+    elif build.keeps_lock:
+        cargo.capture(cargo_bin, [*cargo.METADATA_RESOLVED, "--offline"], cwd=workspace)
+        drops = lock_drops(rec, root, lock, workspace, strict=True)
+    else:
+        drops = None
     stub_dirs = frozenset(
         os.path.normpath(str(root / c.path)) for c in rec.crates if c.klass is CrateClass.STUB
     )
@@ -369,6 +419,8 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
             code=code,
             hint="cargo's errors are above; a dependency that fails here also fails without cargo-chefpy",
         )
+    if drops is None:  # the build itself resolved the skeleton
+        drops = lock_drops(rec, root, lock, workspace, strict=False, log=log)
     for lock_path in skeleton.restore_locks(rec, root):
         log.debug(f"{lock_path}: cargo dropped entries this skeleton does not use; the recipe's written back")
     target_dir = target_directory(cargo_bin, workspace, build)
@@ -379,6 +431,8 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     log.status("Cleaned", f"{removed} output(s) of {len(stub_dirs)} stubbed crate(s)")
     st = make_stamp(rec, data, build, real_root, watched)
     st = replace(st, stub_files=stub_files, stub_created_dirs=created_dirs, layer=rec.layer.value)
+    if drops:
+        st = replace(st, lock_drops=drops)
     if rec.layer is Layer.DEPS:
         st = replace(st, layer_files={f.path: f.digest for f in rec.files})
         with contextlib.suppress(ChefError):  # an unreadable stamp is replaced, as before

@@ -27,6 +27,7 @@ class LockPackage:
     source: str | None
     dependencies: tuple[str, ...]
     text: str  # the whole `[[package]]` block
+    checksum: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ def parse_lock(text: str) -> Lock:
                 source=source if isinstance(source, str) else None,
                 dependencies=tuple(str(d) for d in data.get("dependencies", [])),
                 text=text[a:b],
+                checksum=checksum if isinstance(checksum := data.get("checksum"), str) else None,
             )
         )
     return Lock(header=text[: starts[0]], packages=tuple(packages), trailer=text[end:])
@@ -147,6 +149,41 @@ def _resolve_one(reference: str, user: LockPackage, index: Mapping[str, list[Loc
             f"{user.name} {user.version} depends on {reference!r}, which has no [[package]] entry"
         )
     return found[0]
+
+
+def beyond_pruning(recipe: Lock, cargos: Lock) -> list[str]:
+    """What cargo's lock for the recipe's workspace (`cargos`) changed in the recipe's lock besides
+    dropping entries and the edges to them: a package added, or one whose checksum or dependencies are
+    not the recipe's. Empty when cargo only pruned, as it does for an optional dependency that only a
+    pruned member enabled; then every version the cook compiles is the one the recipe pinned."""
+    ours = {(p.name, p.version, p.source): p for p in recipe.packages}
+    our_index, their_index = _by_name(recipe.packages), _by_name(cargos.packages)
+
+    def edges(p: LockPackage, index: Mapping[str, list[LockPackage]]) -> set[tuple[str, str, str | None]]:
+        return {(d.name, d.version, d.source) for ref in p.dependencies for d in _resolve(ref, index)}
+
+    changes = []
+    for p in cargos.packages:
+        mine = ours.get((p.name, p.version, p.source))
+        if mine is None:
+            changes.append(f"{p.name} {p.version} added")
+        elif mine.checksum != p.checksum:
+            changes.append(f"{p.name} {p.version}: another checksum")
+        elif not edges(p, their_index) <= edges(mine, our_index):
+            new = sorted(f"{n} {v}" for n, v, _ in edges(p, their_index) - edges(mine, our_index))
+            changes.append(f"{p.name} {p.version} now depends on {', '.join(new)}")
+    return changes
+
+
+def dropped(recipe: Lock, cargos: Lock) -> list[str]:
+    """The packages of `recipe` that `cargos` no longer lists, as "name version" (with the source when
+    there is one), in the recipe's order."""
+    theirs = {(p.name, p.version, p.source) for p in cargos.packages}
+    return [
+        " ".join(filter(None, (p.name, p.version, p.source)))
+        for p in recipe.packages
+        if (p.name, p.version, p.source) not in theirs
+    ]
 
 
 def reachable(lock: Lock, roots: Iterable[tuple[str, str]]) -> list[LockPackage]:

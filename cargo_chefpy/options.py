@@ -50,6 +50,11 @@ class CargoOptions:
     extra: tuple[str, ...] = ()
 
     @property
+    def keeps_lock(self) -> bool:
+        """Whether cargo is told to keep Cargo.lock as it is (`--locked`, `--frozen`, also after `--`)."""
+        return self.locked or self.frozen or any(a in ("--locked", "--frozen") for a in self.extra)
+
+    @property
     def profile_name(self) -> str:
         return self.profile or "dev"
 

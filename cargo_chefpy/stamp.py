@@ -42,6 +42,9 @@ class Stamp:
     # a deps cook every file it wrote (path -> sha256), which the local cook on top may overwrite.
     layer: str = ""
     layer_files: dict[str, str] = field(default_factory=dict)
+    # The entries of the recipe's Cargo.lock that cargo dropped when it resolved the skeleton ("name
+    # version source", an optional key too): build lets cargo drop those alone for --locked.
+    lock_drops: tuple[str, ...] = ()
     # (every path is relative to the recipe root, posix)
 
 
@@ -108,6 +111,8 @@ def dumps(stamp: Stamp) -> bytes:
         document["layer"] = stamp.layer
     if stamp.layer_files:
         document["layer_files"] = stamp.layer_files
+    if stamp.lock_drops:
+        document["lock_drops"] = list(stamp.lock_drops)
     return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode()
 
 
@@ -194,7 +199,14 @@ def read(target_dir: Path) -> Stamp | None:
         stub_created_dirs=_path_list(raw.get("stub_created_dirs", []), path, "stub_created_dirs"),
         layer=raw["layer"] if isinstance(raw.get("layer"), str) else "",
         layer_files=_str_map(raw.get("layer_files", {}), path, "layer_files"),
+        lock_drops=_strings(raw.get("lock_drops", []), path, "lock_drops"),
     )
+
+
+def _strings(value: Any, path: Path, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _corrupt(path, f"'{key}' is not a list of strings")
+    return tuple(value)
 
 
 def _path_list(value: Any, path: Path, key: str) -> tuple[str, ...]:

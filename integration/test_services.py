@@ -19,7 +19,15 @@ from typing import Final
 
 from integration.bench_services import run_workspace, verdict
 from integration.support.flow import ROOT, DockerFlow, chefpy, compiled, ok, replace_tree
-from integration.support.workspaces import FakeCrate, copy_tree, run_cargo, write_registry, write_seed
+from integration.support.workspaces import (
+    FakeCrate,
+    add_dependency,
+    copy_tree,
+    run_cargo,
+    with_optional_dependency,
+    write_registry,
+    write_seed,
+)
 
 SERVICES = ("serviceX", "serviceY", "serviceZ")
 
@@ -92,11 +100,6 @@ pub fn beta() -> &'static str {
 """
 
 
-def add_dependency(context: Path, service: str, line: str) -> None:
-    manifest = context / "src" / service / "Cargo.toml"
-    manifest.write_text(manifest.read_text().replace("[dependencies]\n", f"[dependencies]\n{line}\n", 1))
-
-
 def with_featured_crate(context: Path) -> None:
     """serviceX uses fake-extra with its feature `alpha`, serviceY with `beta` (and calls it)."""
     features = {"alpha": (), "beta": ()}
@@ -146,25 +149,6 @@ def test_the_services_bench_counts_third_party_compilations_of_each_approach_fro
     assert by["cargo-chef style"]["third_party"] >= by["per-service"]["third_party"]
     assert all(a["cook_cpu_seconds"] > 0 for a in by.values())
     assert verdict(ws)["compilation_ratio"] == round(5 / 9, 3)
-
-
-def with_optional_dependency(context: Path) -> None:
-    """fake-extra has an optional dependency, fake-opt, behind its feature `opt`: serviceY enables it,
-    serviceX uses fake-extra without it. Cargo.lock lists fake-opt (and fake-extra's edge to it); a
-    workspace pruned to members that do not enable `opt` does not need it, so cargo drops it from the lock."""
-    opt = FakeCrate(name="fake-opt", version="0.1.0")
-    extra = FakeCrate(
-        name="fake-extra",
-        version="0.1.0",
-        deps={"fake-opt": "0.1"},
-        optional=frozenset({"fake-opt"}),
-        features={"opt": ("dep:fake-opt",)},
-    )
-    write_registry(context / "vendored", [opt, extra])
-    add_dependency(context, "serviceX", 'fake-extra = "0.1"')
-    add_dependency(context, "serviceY", 'fake-extra = { version = "0.1", features = ["opt"] }')
-    run_cargo(["generate-lockfile", "--offline"], context)
-    assert 'name = "fake-opt"' in (context / "Cargo.lock").read_text()
 
 
 def test_a_service_whose_crate_has_an_optional_dependency_only_another_service_enables_cooks_both_layers(

@@ -93,3 +93,35 @@ def test_a_reference_to_a_missing_entry_is_a_project_error() -> None:
     broken = SEED.replace(' "fake-log",\n', ' "fake-nothing",\n', 1)
     with pytest.raises(ProjectError, match="fake-nothing"):
         prune_and_mask(broken, SEED_MEMBERS, {})
+
+
+# A sources tree's lock for serviceX of the seed with fake-extra's optional fake-opt (which only the pruned
+# serviceY enables), and the lock real cargo wrote when it resolved that tree: fake-opt and the edge to it
+# gone.
+OPTIONAL_PRUNED = (DATA / "optional-pruned.lock").read_text()
+OPTIONAL_CARGO = (DATA / "optional-cargo.lock").read_text()
+FAKE_OPT = "fake-opt 0.1.0 registry+https://github.com/rust-lang/crates.io-index"
+
+
+def test_cargo_dropping_an_optional_dependency_only_a_pruned_member_enabled_is_a_pruning() -> None:
+    ours, cargos = lockfile.parse_lock(OPTIONAL_PRUNED), lockfile.parse_lock(OPTIONAL_CARGO)
+    assert lockfile.beyond_pruning(ours, cargos) == []
+    assert lockfile.dropped(ours, cargos) == [FAKE_OPT]
+
+
+def test_a_lock_that_cargo_had_to_extend_is_beyond_a_pruning() -> None:
+    # the other way round: cargo added fake-opt, and fake-extra's edge to it
+    ours, cargos = lockfile.parse_lock(OPTIONAL_CARGO), lockfile.parse_lock(OPTIONAL_PRUNED)
+    assert lockfile.beyond_pruning(ours, cargos) == [
+        "fake-extra 0.1.0 now depends on fake-opt 0.1.0",
+        "fake-opt 0.1.0 added",
+    ]
+    assert lockfile.dropped(ours, cargos) == []
+
+
+def test_another_checksum_for_a_kept_entry_is_beyond_a_pruning() -> None:
+    ours = lockfile.parse_lock(OPTIONAL_PRUNED)
+    checksum = next(p.checksum for p in ours.packages if p.name == "fake-opt")
+    assert checksum is not None
+    cargos = lockfile.parse_lock(OPTIONAL_PRUNED.replace(checksum, "0" * 64))
+    assert lockfile.beyond_pruning(ours, cargos) == ["fake-opt 0.1.0: another checksum"]

@@ -1173,6 +1173,30 @@ def write_seed(root: Path, options: SeedOptions = DEFAULT_OPTIONS, *, lock: bool
 # ----------------------------------------------------------------------------------------------------
 
 
+def add_dependency(context: Path, service: str, line: str) -> None:
+    manifest = context / "src" / service / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("[dependencies]\n", f"[dependencies]\n{line}\n", 1))
+
+
+def with_optional_dependency(context: Path) -> None:
+    """fake-extra has an optional dependency, fake-opt, behind its feature `opt`: serviceY enables it,
+    serviceX uses fake-extra without it. Cargo.lock lists fake-opt (and fake-extra's edge to it); a
+    workspace pruned to members that do not enable `opt` does not need it, so cargo drops it from the lock."""
+    opt = FakeCrate(name="fake-opt", version="0.1.0")
+    extra = FakeCrate(
+        name="fake-extra",
+        version="0.1.0",
+        deps={"fake-opt": "0.1"},
+        optional=frozenset({"fake-opt"}),
+        features={"opt": ("dep:fake-opt",)},
+    )
+    write_registry(context / "vendored", [opt, extra])
+    add_dependency(context, "serviceX", 'fake-extra = "0.1"')
+    add_dependency(context, "serviceY", 'fake-extra = { version = "0.1", features = ["opt"] }')
+    run_cargo(["generate-lockfile", "--offline"], context)
+    assert 'name = "fake-opt"' in (context / "Cargo.lock").read_text()
+
+
 def run_cargo(
     args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
