@@ -67,8 +67,18 @@ class Prepared:
 
 
 def _read_text(path: str) -> str:
-    with open(path, "rb", buffering=0) as handle:  # Path.read_bytes took twice as long
-        return _decoded(handle.readall(), path)
+    """A manifest, config or lock file the workspace holds; never waits on a pipe or reads a device."""
+    try:
+        return _decoded(fsutil.read_regular(path), path)
+    except fsutil.NotRegularFile as exc:
+        raise ProjectError(
+            f"cannot read {path}: it is {exc.kind}, not a regular file",
+            hint="replace it with the regular file cargo expects there",
+        ) from None
+    except OSError as exc:
+        raise ProjectError(
+            f"cannot read {path}: {exc.strerror}", hint="check the file's permissions"
+        ) from None
 
 
 def _decoded(data: bytes, path: str) -> str:
@@ -708,7 +718,7 @@ def prepare(
 
 
 def _read_lock(path: Path) -> lockfile.Lock:
-    if not path.is_file():
+    if not os.path.exists(path):  # a pipe or a directory is there: _read_text says what it is
         raise ProjectError(
             f"{path} is missing: a cached build needs a lock file",
             hint="run `cargo generate-lockfile` and commit Cargo.lock",

@@ -313,6 +313,21 @@ def prepare_fifo_in_kept_crate(lab: Lab) -> Run:
     return prepare_in(ws, "-p", "serviceZ")
 
 
+@case(3, "prepare: Cargo.lock is a named pipe (never waited on)", "Cargo.lock", "named pipe")
+def prepare_lock_is_a_fifo(lab: Lab) -> Run:
+    ws = lab.workspace()
+    (ws / "Cargo.lock").unlink()
+    os.mkfifo(ws / "Cargo.lock")
+    return prepare_in(ws, "-p", "serviceZ", timeout=20)
+
+
+@case(3, "prepare: an --include path is a named pipe (never waited on)", "not a regular file")
+def prepare_include_is_a_fifo(lab: Lab) -> Run:
+    ws = lab.workspace()
+    os.mkfifo(ws / "shared.pipe")
+    return prepare_in(ws, "-p", "serviceZ", "--include", "shared.pipe", timeout=20)
+
+
 @case(3, "prepare: a kept crate has a socket (it cannot even be opened)", "not a regular file")
 def prepare_socket_in_kept_crate(lab: Lab) -> Run:
     ws = lab.workspace()

@@ -95,6 +95,7 @@ class Run:
     env: dict[str, str | None] = field(default_factory=dict)  # None removes a variable
     fsize_limit: int | None = None  # RLIMIT_FSIZE for the child (disk-full fallback)
     stdout: str = "pipe"  # "closed" (`>&-`) or "full" (`>/dev/full`)
+    timeout: float = 120  # seconds; a case that could hang (a named pipe) says less
 
 
 def child_env(overrides: dict[str, str | None]) -> dict[str, str]:
@@ -108,7 +109,8 @@ def child_env(overrides: dict[str, str | None]) -> dict[str, str]:
     return env
 
 
-def run_tool(run: Run, *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_tool(run: Run, *, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    timeout = run.timeout if timeout is None else timeout
     limit = run.fsize_limit
 
     closed = run.stdout == "closed"
@@ -330,12 +332,12 @@ def catalogue(cases: list[Case]) -> Callable[..., Callable[[Callable[[Lab], Run]
     return case
 
 
-def prepare_in(ws: Path, *args: str, env: dict[str, str | None] | None = None) -> Run:
-    return Run(["prepare", *args], ws, (ws,), env or {})
+def prepare_in(ws: Path, *args: str, env: dict[str, str | None] | None = None, timeout: float = 120) -> Run:
+    return Run(["prepare", *args], ws, (ws,), env or {}, timeout=timeout)
 
 
-def cook_in(app: Path, *args: str, env: dict[str, str | None] | None = None) -> Run:
-    return Run(["cook", *args], app, (app,), env or {})
+def cook_in(app: Path, *args: str, env: dict[str, str | None] | None = None, timeout: float = 120) -> Run:
+    return Run(["cook", *args], app, (app,), env or {}, timeout=timeout)
 
 
 LONG = "x" * 300  # longer than a file name may be (255 bytes)
