@@ -431,6 +431,26 @@ def test_the_cases_are_unique_and_use_only_documented_exit_codes() -> None:
     assert {c.exit_code for c in CASES} <= DOCUMENTED
 
 
+@pytest.mark.parametrize("how", ["closed", "broken"])
+def test_a_stderr_that_cannot_be_written_changes_neither_cooks_exit_code_nor_what_it_writes(
+    lab: Lab, how: str
+) -> None:
+    """`2>&-`, `2>&1 | true`: cargo's progress and our status lines go nowhere, the cook is the same, and
+    nothing cargo prints lands in a file."""
+    trees = {}
+    for name, stderr in (("normal", "pipe"), ("quiet", how)):
+        app = lab.cook_dir(name=name)
+        proc = run_tool(Run(["cook", "-p", "serviceZ"], app, (app,), stderr=stderr))
+        assert proc.returncode == 0, proc.stderr
+        trees[name] = {p: e for p, e in snapshot(app).items() if not p.startswith("target")}
+    assert trees["quiet"] == trees["normal"]
+    app = lab.cook_dir(name="failing")
+    (app / "recipe.json").unlink()
+    failing = run_tool(Run(["cook"], app, (app,), stderr=how))
+    assert failing.returncode == 5, failing.stdout
+    assert "Traceback" not in failing.stdout
+
+
 def slow_build_script(marker: Path) -> str:
     """A build script that stalls while `marker` exists: Ctrl-C then surely lands mid-build."""
     return (

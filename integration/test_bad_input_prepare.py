@@ -28,6 +28,8 @@ from integration.support.bad_input import (
     prepare_and_cook_skeleton,
     prepare_in,
     run_tool,
+    snapshot,
+    temp_leftovers,
 )
 from integration.support.workspaces import run_cargo
 
@@ -369,6 +371,18 @@ def prepare_explain_to_full_stdout(lab: Lab) -> Run:
     return Run(["prepare", "-p", "serviceZ", "--explain"], ws, (ws,), stdout="full")
 
 
+@case(6, "prepare: --recipe-path - into a pipe whose reader has gone (EPIPE)", "the reader closed the pipe")
+def prepare_recipe_to_broken_pipe(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["prepare", "-p", "serviceZ", "--recipe-path", "-"], ws, (ws,), stdout="broken")
+
+
+@case(6, "prepare: --explain into a pipe whose reader has gone (no recipe written)", "the reader closed")
+def prepare_explain_to_broken_pipe(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["prepare", "-p", "serviceZ", "--explain"], ws, (ws,), stdout="broken")
+
+
 @case(6, "prepare: --recipe-path is a socket (refused, not replaced)", "is a socket")
 def prepare_recipe_path_is_a_socket(lab: Lab) -> Run:
     ws = lab.workspace()
@@ -459,6 +473,33 @@ def test_the_cases_are_unique_and_use_only_documented_exit_codes() -> None:
     assert CASES
     assert len({c.id for c in CASES}) == len(CASES)
     assert {c.exit_code for c in CASES} <= DOCUMENTED
+
+
+@pytest.mark.parametrize("how", ["closed", "full", "broken"])
+def test_a_stderr_that_cannot_be_written_changes_neither_the_exit_code_nor_the_outputs(
+    lab: Lab, how: str
+) -> None:
+    """`2>&-`, `2>/dev/full`, `2>&1 | true`: the status lines and the error cannot be printed, and that
+    is all: the recipe is the same, and a failure still exits with its own documented code."""
+    ws = lab.workspace()
+    before = snapshot(ws)
+    normal = run_tool(Run(["prepare", "-p", "serviceZ", "--recipe-path", str(lab.tmp / "a.json")], ws, ()))
+    assert normal.returncode == 0, normal.stderr
+    quiet = run_tool(
+        Run(["prepare", "-p", "serviceZ", "--recipe-path", str(lab.tmp / "b.json")], ws, (), stderr=how)
+    )
+    assert quiet.returncode == 0, quiet.stdout
+    assert (lab.tmp / "b.json").read_bytes() == (lab.tmp / "a.json").read_bytes()
+    assert (lab.tmp / "b.deps.json").read_bytes() == (lab.tmp / "a.deps.json").read_bytes()
+    on_stdout = run_tool(Run(["prepare", "-p", "serviceZ", "--recipe-path", "-"], ws, (), stderr=how))
+    assert on_stdout.returncode == 0
+    assert on_stdout.stdout.encode() == (lab.tmp / "a.json").read_bytes()
+    for verbose in ([], ["-v"]):  # -v: the traceback it would print must not land on stdout either
+        failing = run_tool(Run(["prepare", *verbose, "-p", "nope", "--recipe-path", "-"], ws, (), stderr=how))
+        assert failing.returncode == 4, failing.stdout
+        assert failing.stdout == ""
+    assert snapshot(ws) == before
+    assert not temp_leftovers(snapshot(lab.tmp))
 
 
 def test_kept_binary_file_and_crlf_manifest_round_trip_byte_for_byte(lab: Lab) -> None:

@@ -94,7 +94,8 @@ class Run:
     watch: tuple[Path, ...]
     env: dict[str, str | None] = field(default_factory=dict)  # None removes a variable
     fsize_limit: int | None = None  # RLIMIT_FSIZE for the child (disk-full fallback)
-    stdout: str = "pipe"  # "closed" (`>&-`) or "full" (`>/dev/full`)
+    stdout: str = "pipe"  # "closed" (`>&-`), "full" (`>/dev/full`) or "broken" (`| true`: EPIPE)
+    stderr: str = "pipe"  # the same choices, for stderr (then nothing of it is captured)
     timeout: float = 120  # seconds; a case that could hang (a named pipe) says less
 
 
@@ -112,27 +113,32 @@ def child_env(overrides: dict[str, str | None]) -> dict[str, str]:
 def run_tool(run: Run, *, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     timeout = run.timeout if timeout is None else timeout
     limit = run.fsize_limit
-
-    closed = run.stdout == "closed"
+    closed = [fd for fd, how in ((1, run.stdout), (2, run.stderr)) if how == "closed"]
 
     def preexec() -> None:  # pragma: no cover - runs in the child
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-        if closed:
-            os.close(1)
+        for fd in closed:
+            os.close(fd)
+
+    def channel(how: str, stack: contextlib.ExitStack) -> Any:
+        if how == "full":
+            return stack.enter_context(open("/dev/full", "wb"))
+        if how == "closed":
+            return subprocess.DEVNULL  # closed in the child, before the tool starts
+        if how == "broken":  # a pipe whose reader has gone: every write fails with EPIPE
+            read_end, write_end = os.pipe()
+            os.close(read_end)
+            return stack.enter_context(os.fdopen(write_end, "wb"))
+        return subprocess.PIPE
 
     with contextlib.ExitStack() as stack:
-        stdout: Any = subprocess.PIPE
-        if run.stdout == "full":
-            stdout = stack.enter_context(open("/dev/full", "wb"))
-        elif closed:
-            stdout = subprocess.DEVNULL
         proc = subprocess.run(
             [sys.executable, str(TOOL), *run.args],
             cwd=run.cwd,
             env=child_env(run.env),
-            stdout=stdout,
-            stderr=subprocess.PIPE,
+            stdout=channel(run.stdout, stack),
+            stderr=channel(run.stderr, stack),
             text=True,
             errors="replace",
             timeout=timeout,
@@ -141,6 +147,8 @@ def run_tool(run: Run, *, timeout: float | None = None) -> subprocess.CompletedP
         )
     if proc.stdout is None:  # not captured: nothing to check there
         proc.stdout = ""
+    if proc.stderr is None:
+        proc.stderr = ""
     return proc
 
 
