@@ -457,6 +457,26 @@ def prepare_sources_dir_write_fails(lab: Lab) -> Run:
     return prepare_in(ws, "-p", "serviceZ", "--sources-dir", "/".join(parts))
 
 
+def sources_with_unreadable(lab: Lab, rel: str) -> Run:
+    ws = lab.workspace()
+    secret = ws / rel
+    secret.write_text("cannot be read\n")
+    secret.chmod(0)
+    tree = lab.tmp / "tree"
+    args = ["prepare", "-p", "serviceZ", "--recipe-path", str(lab.tmp / "r.json"), "--sources-dir", str(tree)]
+    return Run(args, ws, (ws, tree), wrapper=lab.without_read_override())
+
+
+@case(3, "prepare: --sources-dir, a file of the built crate cannot be read", "cannot read", "secret.rs")
+def prepare_sources_unreadable_crate_file(lab: Lab) -> Run:
+    return sources_with_unreadable(lab, "src/serviceZ/src/secret.rs")  # stubbed in the recipe: not read
+
+
+@case(3, "prepare: --sources-dir, a file outside every crate cannot be read", "cannot read", "notes.txt")
+def prepare_sources_unreadable_shared_file(lab: Lab) -> Run:
+    return sources_with_unreadable(lab, "notes.txt")
+
+
 @case(3, "prepare: a kept crate holds a symlink loop", "is a symlink loop")
 def prepare_symlink_loop_in_kept_crate(lab: Lab) -> Run:
     ws = lab.workspace()

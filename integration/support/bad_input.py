@@ -97,6 +97,7 @@ class Run:
     stdout: str = "pipe"  # "closed" (`>&-`), "full" (`>/dev/full`) or "broken" (`| true`: EPIPE)
     stderr: str = "pipe"  # the same choices, for stderr (then nothing of it is captured)
     timeout: float = 120  # seconds; a case that could hang (a named pipe) says less
+    wrapper: tuple[str, ...] = ()  # a command that runs the tool (Lab.without_read_override)
 
 
 def child_env(overrides: dict[str, str | None]) -> dict[str, str]:
@@ -134,7 +135,7 @@ def run_tool(run: Run, *, timeout: float | None = None) -> subprocess.CompletedP
 
     with contextlib.ExitStack() as stack:
         proc = subprocess.run(
-            [sys.executable, str(TOOL), *run.args],
+            [*run.wrapper, sys.executable, str(TOOL), *run.args],
             cwd=run.cwd,
             env=child_env(run.env),
             stdout=channel(run.stdout, stack),
@@ -251,6 +252,17 @@ class Lab:
         if probe.returncode == 0:
             pytest.skip("a read-only bind mount is writable here")
         return view
+
+    def without_read_override(self) -> tuple[str, ...]:
+        """A wrapper under which `chmod 000` keeps the tool from reading a file: nothing for a normal
+        user; for root, setpriv dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (root reads anything)."""
+        if os.geteuid() != 0:
+            return ()
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: a chmod 000 file stays readable")
+        caps = "-dac_override,-dac_read_search"
+        return (setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}")
 
     def small_disk(self, name: str, size: str = "64k") -> tuple[Path, int | None]:
         """A directory on a tiny tmpfs; without mount rights, a normal one and an RLIMIT_FSIZE."""
