@@ -10,8 +10,9 @@ What the tree holds, relative to the recipe root (the build context):
 - every file that belongs to no local crate (the workspace's own files, shared data, scripts) but
   Docker's own files, and the extra paths (`--include`, `[workspace.metadata.chefpy] include`) even
   inside an unused crate;
-- the root manifest and the lock as the recipe has them: unused members pruned, nothing masked (the
-  workspace must load without the crates left out).
+- the root manifest as the user wrote it but for the members left out and their [patch] and
+  [workspace.dependencies] path entries (prepare.final_workspace; a recipe masks more), and the lock
+  as the recipe has it, unused members pruned: the workspace must load without the crates left out.
 Left out: the local crates the selection does not use, `.git`, cargo's target directory (and `target/`
 beside any crate's manifest), the vendored directories (the cook stages have them already), this
 run's own outputs, and, outside the crates, Docker's files (DOCKER_FILES, and the zipapp at the root,
