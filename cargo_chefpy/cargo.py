@@ -10,6 +10,7 @@ running behind it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -154,16 +155,20 @@ def _tee(source: IO[bytes], tail: bytearray) -> None:
 
     The pipe can be closed under us (when cargo is stopped): that ends the copy quietly.
     """
-    out = sys.stderr.buffer if hasattr(sys.stderr, "buffer") else None
+    err = sys.stderr  # None when closed at start (`2>&-`)
+    out = getattr(err, "buffer", None)
     try:
         fd = source.fileno()
         while chunk := os.read(fd, 65536):
-            if out is not None:
-                out.write(chunk)
-                out.flush()
-            else:
-                sys.stderr.write(chunk.decode(errors="replace"))
-                sys.stderr.flush()
+            try:
+                if out is not None:
+                    out.write(chunk)
+                    out.flush()
+                elif err is not None:
+                    err.write(chunk.decode(errors="replace"))
+                    err.flush()
+            except (OSError, ValueError):  # our stderr is gone: keep draining cargo's, or cargo blocks
+                err = out = None
             tail += chunk
             del tail[:-_TAIL_BYTES]
     except (OSError, ValueError):
@@ -212,7 +217,8 @@ def run_streamed(
             line = raw.decode(errors="replace")
             found = message(line)
             if found is None:
-                print(line, end="", flush=True)
+                with contextlib.suppress(OSError, ValueError):  # a stdout gone: cargo's text is lost
+                    print(line, end="", flush=True)
             elif on_message is not None:
                 on_message(found)
         code = proc.wait()

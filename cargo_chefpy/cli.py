@@ -407,9 +407,7 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
     except ChefError as exc:
         log.error(exc.message, exc.hint, detail=exc.output)
         if verbose:
-            import traceback  # only on this path: it costs start-up time
-
-            traceback.print_exc()
+            _print_traceback()
         return exc.exit_code
     except KeyboardInterrupt:
         log.error(
@@ -427,18 +425,44 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
             f"internal error: {type(exc).__name__}: {exc}", "run again with -v and report the traceback"
         )
         if verbose:
-            import traceback  # only on this path: it costs start-up time
-
-            traceback.print_exc()
+            _print_traceback()
         return 1
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
 
 
+def _print_traceback() -> None:
+    """The traceback of the exception being handled, on stderr only (never on stdout, where
+    print_exc writes when stderr is closed), and not at all where stderr cannot take it."""
+    if sys.stderr is None:
+        return
+    import traceback  # only on this path: it costs start-up time
+
+    with contextlib.suppress(OSError, ValueError):
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+
+
+def _reserve_standard_descriptors() -> None:
+    """Give a standard descriptor that was closed when the process started (`2>&-`, `>&-`) /dev/null, so
+    that no file this tool opens takes its number: cargo, which inherits descriptors 0-2, would write its
+    messages into that file. sys.stdout and sys.stderr stay None: a closed stdout is still reported."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                opened = os.open(os.devnull, os.O_RDWR)
+                if opened != fd:
+                    os.dup2(opened, fd)
+                    os.close(opened)
+
+
 def entry() -> None:
     """The command. Its output is flushed here, so that a reader that went away (`| head`) or a closed
     stdout (`>&-`) cannot turn the exit code into Python's 120 at exit."""
+    _reserve_standard_descriptors()
     code = main()
     for stream in (sys.stdout, sys.stderr):
         if stream is None:  # the descriptor was closed at start (`>&-`)

@@ -15,7 +15,7 @@ from typing import Any
 from cargo_chefpy import artifacts, cargo, lockfile, recipe, skeleton, stamp, watch
 from cargo_chefpy.build import drift
 from cargo_chefpy.errors import BuildFailed, CargoError, ChefError, InputError, ProjectError, RecipeError
-from cargo_chefpy.fsutil import check_name_length
+from cargo_chefpy.fsutil import NotRegularFile, check_name_length, read_regular
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import parse_metadata
 from cargo_chefpy.options import CargoOptions, cargo_args
@@ -34,7 +34,15 @@ class CookOptions:
 def load_recipe(path: Path, cwd: Path) -> tuple[Recipe, bytes]:
     full = path if path.is_absolute() else cwd / path
     try:
-        data = full.read_bytes()
+        data = read_regular(full)
+    except NotRegularFile as exc:
+        hint = (
+            "pass the recipe file's path, not a directory"
+            if exc.kind == "a directory"
+            else "write the recipe to a regular file first (`cargo chefpy prepare --recipe-path FILE`) "
+            "and pass that file"
+        )
+        raise RecipeError(f"cannot read the recipe {path}: it is {exc.kind}", hint=hint) from None
     except FileNotFoundError:
         raise RecipeError(
             f"the recipe {path} does not exist",
@@ -80,8 +88,14 @@ def _holds(vendored: Path, crate: VendoredCrate) -> bool:
         if not (directory / ".cargo-checksum.json").is_file():
             continue
         try:
-            package = tomllib.loads((directory / "Cargo.toml").read_text(encoding="utf-8-sig"))["package"]
+            text = read_regular(directory / "Cargo.toml").decode("utf-8-sig")
+            package = tomllib.loads(text)["package"]
             name, version = package["name"], package["version"]
+        except NotRegularFile as exc:  # cargo would wait on a pipe, or read a device forever
+            raise InputError(
+                f"the vendored file {directory / 'Cargo.toml'} is {exc.kind}, not a regular file",
+                hint="run `cargo vendor` again and COPY the whole vendored directory into the cook stage",
+            ) from None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
             return True
         if not (isinstance(name, str) and isinstance(version, str)):

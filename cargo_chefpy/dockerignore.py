@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cargo_chefpy.errors import WriteError
-from cargo_chefpy.fsutil import write_output
+from cargo_chefpy.fsutil import NotRegularFile, read_regular, write_output
 from cargo_chefpy.log import Log
 
 NAME = ".dockerignore"
@@ -121,13 +121,14 @@ def ensure(context: Path, keep_out: Sequence[str], *, write: bool, shown: str, l
     missing. Never fails the command: what cannot be read or written is a warning naming the lines."""
     path = context / NAME
     try:
-        data: bytes | None = path.read_bytes()  # follows a symlink, as Docker does
+        data: bytes | None = read_regular(path)  # follows a symlink, as Docker does; never a pipe's wait
     except FileNotFoundError:
         data = None
-    except OSError as exc:
+    except (OSError, NotRegularFile) as exc:
         lines = " ".join(f"{d}/" for d in keep_out)
+        why = f"it is {exc.kind}" if isinstance(exc, NotRegularFile) else exc.strerror
         log.warning(
-            f"could not read {shown} ({exc.strerror}) to check that it keeps {lines} out of the context",
+            f"could not read {shown} ({why}) to check that it keeps {lines} out of the context",
             hint=f"make it readable, with these lines: {lines}",
         )
         return

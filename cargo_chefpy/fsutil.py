@@ -61,6 +61,50 @@ def read_error(path: Path | str, exc: OSError) -> WriteError:
     return WriteError(f"could not inspect {path}: {_describe(exc)}", hint=_hint(exc))
 
 
+class NotRegularFile(Exception):
+    """`read_regular` met a directory, a named pipe, a socket or a device: never opened, never read."""
+
+    def __init__(self, path: Path | str, kind: str) -> None:
+        super().__init__(f"{path} is {kind}")
+        self.kind = kind  # "a directory", "a named pipe (FIFO)", ...
+
+
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, for a message: "a directory", "a named pipe (FIFO)", ..."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "not a regular file"
+
+
+def read_regular(path: Path | str) -> bytes:
+    """The bytes of the regular file at `path` (a symlink followed). Never blocks and never reads
+    forever: a directory, FIFO, socket or device raises NotRegularFile without being opened (opening a
+    device can act on it), and the file is opened O_NONBLOCK, so that one that became a FIFO since the
+    check cannot wait for a writer. Other failures raise OSError."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise NotRegularFile(path, kind_of(st.st_mode))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(path, kind_of(st.st_mode))
+        chunks = [os.read(fd, st.st_size + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 16))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def atomic_write(
     path: Path, data: bytes, *, executable: bool = False, mtime: float | None = None, mode: int | None = None
 ) -> None:

@@ -17,7 +17,8 @@ class Log:
     """Writes `    Verb message` lines like cargo does; colour only on a terminal without NO_COLOR."""
 
     def __init__(self, stream: TextIO | None = None, *, verbose: int = 0, quiet: bool = False) -> None:
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream: TextIO | None = stream if stream is not None else sys.stderr  # None: closed at start
+        self.mute = False  # set once a write failed
         self.verbose = verbose
         self.quiet = quiet
         isatty = getattr(self.stream, "isatty", None)
@@ -27,8 +28,15 @@ class Log:
         return f"{colour}{text}{_RESET}" if self.colour else text
 
     def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        """One line, flushed. A stderr that cannot take it (closed at start, `2>&-`; full; a pipe whose
+        reader has gone) is left alone from then on: the message is lost, the exit code still says it."""
+        if self.stream is None or self.mute:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.mute = True
 
     def status(self, verb: str, message: str) -> None:
         if not self.quiet:

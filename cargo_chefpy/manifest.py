@@ -292,12 +292,17 @@ def root_manifest(
     uses: WorkspaceUse,
     drop_patches: frozenset[str] | set[str] = frozenset(),
     document: Any = None,
+    pruned: frozenset[str] | set[str] | None = None,
 ) -> str:
     """The workspace manifest with members pruned to `members` (absolute dirs), stub versions masked,
     and of the [workspace] table only what a remaining crate uses: `uses`, what the other remaining
     crates take from it (the root package's own use is added here). So an edit to what only stubbed or
     pruned crates use (a version they inherit, a dependency only a pruned member names, metadata) leaves
     the recipe unchanged.
+
+    `pruned` (the final build's manifest, not a recipe's): the directories of the crates left out. Then
+    nothing is masked and the [workspace] table stays whole, comments and layout with it, but for the
+    members and the [workspace.dependencies] path entries into those directories; `uses` is not read.
 
     `document`: `tomlkit.parse(text)`, when the caller parsed it already (it is changed here)."""
     remaining = sorted(relative(m, root) for m in members if normalise(m) != root)
@@ -328,8 +333,12 @@ def root_manifest(
     workspace = document.get("workspace")
     if isinstance(workspace, dict):
         _prune_members(workspace, remaining, array=toml_array if _PLACEHOLDER in text else placeholder)
-        _prune_workspace(workspace, uses | workspace_use(document))
-    _mask_workspace(document, root, stub_dirs)
+        if pruned is None:
+            _prune_workspace(workspace, uses | workspace_use(document))
+        else:
+            _drop_path_dependencies(workspace, root, pruned)
+    if pruned is None:
+        _mask_workspace(document, root, stub_dirs)
     _drop_patches(document, root, drop_patches)
     out = tomlkit.dumps(document)
     for token, array in arrays.items():
@@ -424,6 +433,21 @@ def _parse_document(text: str, where: str) -> Any:
         return parse_document(text)
     except tomlkit.exceptions.ParseError as exc:  # tomli read it, so this is tomlkit's limit, not the user's
         raise unparsable(where, str(exc)) from None
+
+
+def _drop_path_dependencies(workspace: Any, root: str, directories: frozenset[str] | set[str]) -> None:
+    """Remove the [workspace.dependencies] entries whose path is one of these crate directories (and
+    the table, if left empty): they name crates the tree leaves out."""
+    deps = workspace.get("dependencies")
+    if not isinstance(deps, dict) or not directories:
+        return
+    for name in list(deps):
+        spec = deps[name]
+        path = spec.get("path") if isinstance(spec, dict) else None
+        if isinstance(path, str) and normalise(os.path.join(root, path)) in directories:
+            del deps[name]
+    if not deps:
+        del workspace["dependencies"]
 
 
 def _drop_patches(doc: Any, root: str, directories: frozenset[str] | set[str]) -> None:

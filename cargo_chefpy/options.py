@@ -238,12 +238,19 @@ def _config_setting(value: str) -> str | None:
     a TOML `KEY=VALUE`, or else the path of a TOML file (read when it can be; cargo reports the rest)."""
     import tomllib
 
+    from cargo_chefpy.fsutil import NotRegularFile, read_regular
+
     try:
         document = tomllib.loads(value)
     except tomllib.TOMLDecodeError:
         try:
-            with open(value, "rb") as handle:
-                document = tomllib.load(handle)
+            document = tomllib.loads(read_regular(value).decode())
+        except NotRegularFile as exc:  # reading it would wait on a pipe (or take it from cargo)
+            raise UsageError(
+                f"--config {value} after `--` is {exc.kind}, which cargo chefpy cannot check without "
+                "reading it away from cargo",
+                hint="pass a regular TOML file (or KEY=VALUE) to --config",
+            ) from None
         except (OSError, ValueError):
             return None
     build = document.get("build")

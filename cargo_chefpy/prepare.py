@@ -55,8 +55,18 @@ class Prepared:
 
 
 def _read_text(path: str) -> str:
-    with open(path, "rb", buffering=0) as handle:  # Path.read_bytes took twice as long
-        return _decoded(handle.readall(), path)
+    """A manifest, config or lock file the workspace holds; never waits on a pipe or reads a device."""
+    try:
+        return _decoded(fsutil.read_regular(path), path)
+    except fsutil.NotRegularFile as exc:
+        raise ProjectError(
+            f"cannot read {path}: it is {exc.kind}, not a regular file",
+            hint="replace it with the regular file cargo expects there",
+        ) from None
+    except OSError as exc:
+        raise ProjectError(
+            f"cannot read {path}: {exc.strerror}", hint="check the file's permissions"
+        ) from None
 
 
 def _decoded(data: bytes, path: str) -> str:
@@ -591,24 +601,22 @@ def real_plan(plan: Plan) -> Plan:
     return Plan(decisions=tuple(real(d) for d in plan.decisions), targets=plan.targets, bins=plan.bins)
 
 
-def final_workspace(
-    workspace: Workspace, real: Plan, lock: lockfile.Lock, manifests: _Manifests
-) -> tuple[str, str]:
-    """The final build's root manifest and lock: what build_recipe writes for `real` (a `real_plan` of the
-    plan build_recipe returned: members pruned, nothing masked), without reading any crate's other files."""
+def final_workspace(workspace: Workspace, real: Plan, lock: lockfile.Lock) -> tuple[str, str]:
+    """The final build's root manifest and lock, without reading any crate's other files. The lock is
+    what build_recipe writes for `real` (a `real_plan` of the plan build_recipe returned: members
+    pruned, nothing masked). The manifest is the user's with only what pruning needs taken out: the
+    members left out, their [patch] and [workspace.dependencies] path entries; the rest (comments,
+    [workspace.package], [workspace.lints], [workspace.metadata], profiles) byte for byte, where the
+    recipe masks what the crates do not use."""
     root = workspace.root
-    kept, externals = real.of(CrateClass.KEEP), real.of(CrateClass.EXTERNAL)
+    kept = real.of(CrateClass.KEEP)
     remaining = [d.crate for d in kept if d.crate.member]
     kept_packages = lockfile.reachable(lock, [(c.name, c.version) for c in remaining])
     dropped = {c.directory for c in workspace.crates if c.via_patch} - real.directories(CrateClass.EXTERNAL)
     pruned_lock = lockfile.drop_unused_patches(
         lockfile.write_lock(lock, kept_packages, {}), {workspace.crate_at(d).name for d in dropped}
     )
-    uses = manifest.WorkspaceUse()
-    for decision in (*kept, *externals):
-        if decision.crate.directory != root:  # the root package's use: root_manifest adds it
-            where = os.path.join(decision.crate.directory, "Cargo.toml")
-            uses |= manifest.workspace_use(manifests.parsed(manifests.text(where), where))
+    used = real.directories(CrateClass.KEEP, CrateClass.EXTERNAL)
     root_text = manifest.root_manifest(
         workspace.root_manifest,
         os.path.join(root, "Cargo.toml"),
@@ -616,8 +624,9 @@ def final_workspace(
         members=[c.directory for c in remaining],
         stub_dirs=set(),
         root_stub=None,
-        uses=uses,
+        uses=manifest.WorkspaceUse(),
         drop_patches=dropped,
+        pruned={c.directory for c in workspace.crates} - used,
     )
     return root_text, pruned_lock
 
@@ -629,12 +638,11 @@ def sources_tree(
     carry: Carry,
     *,
     recipe_root: str,
-    manifests: _Manifests,
 ) -> sources_mod.Tree:
     """The final build's sources (sources.py): the context (`recipe_root`) without the crates `plan` does
     not use, with the root manifest and lock of `final_workspace`."""
     real = real_plan(plan)
-    root_text, lock_text = final_workspace(workspace, real, lock, manifests)
+    root_text, lock_text = final_workspace(workspace, real, lock)
     ws = relative(workspace.root, recipe_root)
     prefix = "" if ws == "." else f"{ws}/"
     rules = sources_mod.Rules(
@@ -679,11 +687,7 @@ def prepare(
     manifests = _Manifests(workspace)
     recipe, recipe_root, plan = build_recipe(workspace, plan, lock, carry=carry, manifests=manifests)
     deps, _, _ = build_recipe(workspace, plan, lock, carry=carry, layer=Layer.DEPS, manifests=manifests)
-    tree = (
-        sources_tree(workspace, plan, lock, carry, recipe_root=recipe_root, manifests=manifests)
-        if sources
-        else None
-    )
+    tree = sources_tree(workspace, plan, lock, carry, recipe_root=recipe_root) if sources else None
     return Prepared(
         recipe=recipe,
         plan=plan,
@@ -696,7 +700,7 @@ def prepare(
 
 
 def _read_lock(path: Path) -> lockfile.Lock:
-    if not path.is_file():
+    if not os.path.exists(path):  # a pipe or a directory is there: _read_text says what it is
         raise ProjectError(
             f"{path} is missing: a cached build needs a lock file",
             hint="run `cargo generate-lockfile` and commit Cargo.lock",

@@ -10,8 +10,9 @@ What the tree holds, relative to the recipe root (the build context):
 - every file that belongs to no local crate (the workspace's own files, shared data, scripts) but
   Docker's own files, and the extra paths (`--include`, `[workspace.metadata.chefpy] include`) even
   inside an unused crate;
-- the root manifest and the lock as the recipe has them: unused members pruned, nothing masked (the
-  workspace must load without the crates left out).
+- the root manifest as the user wrote it but for the members left out and their [patch] and
+  [workspace.dependencies] path entries (prepare.final_workspace; a recipe masks more), and the lock
+  as the recipe has it, unused members pruned: the workspace must load without the crates left out.
 Left out: the local crates the selection does not use, `.git`, cargo's target directory (and `target/`
 beside any crate's manifest), the vendored directories (the cook stages have them already), this
 run's own outputs, and, outside the crates, Docker's files (DOCKER_FILES, and the zipapp at the root,
@@ -24,14 +25,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import stat
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.fsutil import (
     check_empty_dir,
+    kind_of,
     make_dirs,
     remove_dirs,
     remove_tree,
@@ -187,14 +189,17 @@ def _write(tree: Tree, out: Path) -> int:
     for path, full in tree.copied:
         target = out / path
         parent_of(target)
-        try:
-            if os.path.islink(full):
-                os.symlink(os.readlink(full), target)
-            else:
-                shutil.copyfile(full, target)
-                os.chmod(target, 0o755 if os.stat(full).st_mode & stat.S_IXUSR else 0o644)
-        except OSError as exc:
-            raise write_error(target, exc) from None
+        if os.path.islink(full):
+            try:
+                link = os.readlink(full)
+            except OSError as exc:
+                raise _read_failure(full, exc) from None
+            try:
+                os.symlink(link, target)
+            except OSError as exc:
+                raise write_error(target, exc) from None
+        else:
+            _copy(full, target)
     for path, data in tree.written:
         target = out / path
         parent_of(target)
@@ -203,3 +208,55 @@ def _write(tree: Tree, out: Path) -> int:
         except OSError as exc:
             raise write_error(target, exc) from None
     return len(tree.copied) + len(tree.written)
+
+
+def _copy(full: str, target: Path) -> None:
+    """Copy the context file `full` to the new file `target`, its executable bit with it: a failure to
+    read `full` is a read error naming it, a failure to write `target` a write error naming that."""
+    try:
+        # O_NONBLOCK: a file that became a named pipe since the walk must not wait for a writer.
+        source = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _read_failure(full, exc) from None
+    try:
+        try:
+            st = os.fstat(source)
+        except OSError as exc:
+            raise _read_failure(full, exc) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ProjectError(
+                f"cannot read {full}: it became {kind_of(st.st_mode)} while prepare ran",
+                hint="run prepare again once the build context stays still",
+            )
+        try:
+            dest = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise write_error(target, exc) from None
+        with open(dest, "wb", closefd=True) as sink:
+            while True:
+                try:
+                    chunk = os.read(source, 1 << 20)
+                except OSError as exc:
+                    raise _read_failure(full, exc) from None
+                if not chunk:
+                    break
+                try:
+                    sink.write(chunk)
+                except OSError as exc:
+                    raise write_error(target, exc) from None
+            try:
+                sink.flush()
+                os.chmod(target, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
+            except OSError as exc:
+                raise write_error(target, exc) from None
+    finally:
+        os.close(source)
+
+
+def _read_failure(full: str, exc: OSError) -> ProjectError:
+    """A file of the build context that the sources tree must copy could not be read."""
+    return ProjectError(
+        f"cannot read {full} for the sources tree: {exc.strerror or exc}",
+        hint="make the file readable (the tree copies every file of the crates the build uses and every "
+        "file outside the crates), or move it out of the build context",
+    )

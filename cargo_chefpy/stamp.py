@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cargo_chefpy.errors import StampError
-from cargo_chefpy.fsutil import atomic_write, make_dirs, walk
+from cargo_chefpy.fsutil import NotRegularFile, atomic_write, make_dirs, read_regular, walk
 from cargo_chefpy.paths import stays_inside
 
 STAMP_NAME = "cargo-chefpy-stamp.json"
@@ -153,9 +153,11 @@ def _str_map(value: Any, path: Path, key: str) -> dict[str, str]:
 def read(target_dir: Path) -> Stamp | None:
     path = target_dir / STAMP_NAME
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         return None
+    except NotRegularFile as exc:  # a directory; a pipe or device is never read (it could block)
+        raise _corrupt(path, f"it is {exc.kind}") from None
     except OSError as exc:
         raise _corrupt(path, exc.strerror or "unreadable") from None
     try:

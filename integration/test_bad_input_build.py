@@ -7,6 +7,7 @@ says exactly what is checked).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,20 @@ def build_stamp_workspace_too_deep(lab: Lab) -> Run:
 @case(9, "build: the cook stamp is a directory", "is corrupt")
 def build_stamp_is_a_directory(lab: Lab) -> Run:
     return build_with_stamp(lab, None, directory=True)
+
+
+@case(9, "build: the cook stamp is a named pipe (never waited on)", "is corrupt", "named pipe")
+def build_stamp_is_a_fifo(lab: Lab) -> Run:
+    run = build_with_stamp(lab, None)
+    os.mkfifo(run.cwd / "target" / "cargo-chefpy-stamp.json")
+    return Run(run.args, run.cwd, run.watch, timeout=20)
+
+
+@case(2, "build: a `--config` file after `--` that is a named pipe", "--config", "named pipe")
+def build_config_file_is_a_fifo(lab: Lab) -> Run:
+    ws = lab.workspace()
+    os.mkfifo(ws / "extra.toml")
+    return Run(["build", "-p", "serviceZ", "--", "--config", "extra.toml"], ws, (ws,), timeout=20)
 
 
 @case(3, "build: no Cargo.toml", "could not find Cargo.toml")

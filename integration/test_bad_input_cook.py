@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -72,6 +73,51 @@ def cook_missing_recipe(lab: Lab) -> Run:
 def cook_recipe_is_a_directory(lab: Lab) -> Run:
     app = lab.cook_dir()
     return cook_in(app, "--recipe-path", "vendored")
+
+
+@case(5, "cook: the recipe path is a named pipe (never waited on)", "cannot read the recipe", "named pipe")
+def cook_recipe_is_a_fifo(lab: Lab) -> Run:
+    app = lab.cook_dir()
+    os.mkfifo(app / "fifo.json")
+    return cook_in(app, "--recipe-path", "fifo.json", timeout=20)
+
+
+@case(5, "cook: the recipe path is a socket", "cannot read the recipe", "a socket")
+def cook_recipe_is_a_socket(lab: Lab) -> Run:
+    app = lab.cook_dir()
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(app / "recipe.sock"))
+    listener.close()  # the socket file stays
+    return cook_in(app, "--recipe-path", "recipe.sock", timeout=20)
+
+
+@case(5, "cook: the recipe path is a device (never read forever)", "cannot read the recipe", "device")
+def cook_recipe_is_a_device(lab: Lab) -> Run:
+    return cook_in(lab.cook_dir(), "--recipe-path", "/dev/zero", timeout=20)
+
+
+@case(5, "cook: the recipe path is a symlink to a named pipe", "cannot read the recipe", "named pipe")
+def cook_recipe_links_to_a_fifo(lab: Lab) -> Run:
+    app = lab.cook_dir()
+    os.mkfifo(lab.tmp / "fifo")
+    (app / "recipe.json").unlink()
+    (app / "recipe.json").symlink_to(lab.tmp / "fifo")
+    return cook_in(app, timeout=20)
+
+
+@case(2, "cook: a `--config` file after `--` that is a named pipe", "--config", "named pipe")
+def cook_config_file_is_a_fifo(lab: Lab) -> Run:
+    app = lab.cook_dir()
+    os.mkfifo(app / "extra.toml")
+    return cook_in(app, "--", "--config", "extra.toml", timeout=20)
+
+
+@case(8, "cook: a vendored crate's Cargo.toml is a named pipe", "vendored", "named pipe")
+def cook_vendored_manifest_is_a_fifo(lab: Lab) -> Run:
+    app = lab.cook_dir()
+    (app / "vendored/fake-log/Cargo.toml").unlink()
+    os.mkfifo(app / "vendored/fake-log/Cargo.toml")
+    return cook_in(app, timeout=20)
 
 
 @case(5, "cook: the recipe is empty", "is empty")
@@ -383,6 +429,26 @@ def test_the_cases_are_unique_and_use_only_documented_exit_codes() -> None:
     assert CASES
     assert len({c.id for c in CASES}) == len(CASES)
     assert {c.exit_code for c in CASES} <= DOCUMENTED
+
+
+@pytest.mark.parametrize("how", ["closed", "broken"])
+def test_a_stderr_that_cannot_be_written_changes_neither_cooks_exit_code_nor_what_it_writes(
+    lab: Lab, how: str
+) -> None:
+    """`2>&-`, `2>&1 | true`: cargo's progress and our status lines go nowhere, the cook is the same, and
+    nothing cargo prints lands in a file."""
+    trees = {}
+    for name, stderr in (("normal", "pipe"), ("quiet", how)):
+        app = lab.cook_dir(name=name)
+        proc = run_tool(Run(["cook", "-p", "serviceZ"], app, (app,), stderr=stderr))
+        assert proc.returncode == 0, proc.stderr
+        trees[name] = {p: e for p, e in snapshot(app).items() if not p.startswith("target")}
+    assert trees["quiet"] == trees["normal"]
+    app = lab.cook_dir(name="failing")
+    (app / "recipe.json").unlink()
+    failing = run_tool(Run(["cook"], app, (app,), stderr=how))
+    assert failing.returncode == 5, failing.stdout
+    assert "Traceback" not in failing.stdout
 
 
 def slow_build_script(marker: Path) -> str:

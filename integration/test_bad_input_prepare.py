@@ -28,6 +28,8 @@ from integration.support.bad_input import (
     prepare_and_cook_skeleton,
     prepare_in,
     run_tool,
+    snapshot,
+    temp_leftovers,
 )
 from integration.support.workspaces import run_cargo
 
@@ -313,6 +315,21 @@ def prepare_fifo_in_kept_crate(lab: Lab) -> Run:
     return prepare_in(ws, "-p", "serviceZ")
 
 
+@case(3, "prepare: Cargo.lock is a named pipe (never waited on)", "Cargo.lock", "named pipe")
+def prepare_lock_is_a_fifo(lab: Lab) -> Run:
+    ws = lab.workspace()
+    (ws / "Cargo.lock").unlink()
+    os.mkfifo(ws / "Cargo.lock")
+    return prepare_in(ws, "-p", "serviceZ", timeout=20)
+
+
+@case(3, "prepare: an --include path is a named pipe (never waited on)", "not a regular file")
+def prepare_include_is_a_fifo(lab: Lab) -> Run:
+    ws = lab.workspace()
+    os.mkfifo(ws / "shared.pipe")
+    return prepare_in(ws, "-p", "serviceZ", "--include", "shared.pipe", timeout=20)
+
+
 @case(3, "prepare: a kept crate has a socket (it cannot even be opened)", "not a regular file")
 def prepare_socket_in_kept_crate(lab: Lab) -> Run:
     ws = lab.workspace()
@@ -352,6 +369,18 @@ def prepare_explain_to_closed_stdout(lab: Lab) -> Run:
 def prepare_explain_to_full_stdout(lab: Lab) -> Run:
     ws = lab.workspace()
     return Run(["prepare", "-p", "serviceZ", "--explain"], ws, (ws,), stdout="full")
+
+
+@case(6, "prepare: --recipe-path - into a pipe whose reader has gone (EPIPE)", "the reader closed the pipe")
+def prepare_recipe_to_broken_pipe(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["prepare", "-p", "serviceZ", "--recipe-path", "-"], ws, (ws,), stdout="broken")
+
+
+@case(6, "prepare: --explain into a pipe whose reader has gone (no recipe written)", "the reader closed")
+def prepare_explain_to_broken_pipe(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["prepare", "-p", "serviceZ", "--explain"], ws, (ws,), stdout="broken")
 
 
 @case(6, "prepare: --recipe-path is a socket (refused, not replaced)", "is a socket")
@@ -428,6 +457,26 @@ def prepare_sources_dir_write_fails(lab: Lab) -> Run:
     return prepare_in(ws, "-p", "serviceZ", "--sources-dir", "/".join(parts))
 
 
+def sources_with_unreadable(lab: Lab, rel: str) -> Run:
+    ws = lab.workspace()
+    secret = ws / rel
+    secret.write_text("cannot be read\n")
+    secret.chmod(0)
+    tree = lab.tmp / "tree"
+    args = ["prepare", "-p", "serviceZ", "--recipe-path", str(lab.tmp / "r.json"), "--sources-dir", str(tree)]
+    return Run(args, ws, (ws, tree), wrapper=lab.without_read_override())
+
+
+@case(3, "prepare: --sources-dir, a file of the built crate cannot be read", "cannot read", "secret.rs")
+def prepare_sources_unreadable_crate_file(lab: Lab) -> Run:
+    return sources_with_unreadable(lab, "src/serviceZ/src/secret.rs")  # stubbed in the recipe: not read
+
+
+@case(3, "prepare: --sources-dir, a file outside every crate cannot be read", "cannot read", "notes.txt")
+def prepare_sources_unreadable_shared_file(lab: Lab) -> Run:
+    return sources_with_unreadable(lab, "notes.txt")
+
+
 @case(3, "prepare: a kept crate holds a symlink loop", "is a symlink loop")
 def prepare_symlink_loop_in_kept_crate(lab: Lab) -> Run:
     ws = lab.workspace()
@@ -444,6 +493,33 @@ def test_the_cases_are_unique_and_use_only_documented_exit_codes() -> None:
     assert CASES
     assert len({c.id for c in CASES}) == len(CASES)
     assert {c.exit_code for c in CASES} <= DOCUMENTED
+
+
+@pytest.mark.parametrize("how", ["closed", "full", "broken"])
+def test_a_stderr_that_cannot_be_written_changes_neither_the_exit_code_nor_the_outputs(
+    lab: Lab, how: str
+) -> None:
+    """`2>&-`, `2>/dev/full`, `2>&1 | true`: the status lines and the error cannot be printed, and that
+    is all: the recipe is the same, and a failure still exits with its own documented code."""
+    ws = lab.workspace()
+    before = snapshot(ws)
+    normal = run_tool(Run(["prepare", "-p", "serviceZ", "--recipe-path", str(lab.tmp / "a.json")], ws, ()))
+    assert normal.returncode == 0, normal.stderr
+    quiet = run_tool(
+        Run(["prepare", "-p", "serviceZ", "--recipe-path", str(lab.tmp / "b.json")], ws, (), stderr=how)
+    )
+    assert quiet.returncode == 0, quiet.stdout
+    assert (lab.tmp / "b.json").read_bytes() == (lab.tmp / "a.json").read_bytes()
+    assert (lab.tmp / "b.deps.json").read_bytes() == (lab.tmp / "a.deps.json").read_bytes()
+    on_stdout = run_tool(Run(["prepare", "-p", "serviceZ", "--recipe-path", "-"], ws, (), stderr=how))
+    assert on_stdout.returncode == 0
+    assert on_stdout.stdout.encode() == (lab.tmp / "a.json").read_bytes()
+    for verbose in ([], ["-v"]):  # -v: the traceback it would print must not land on stdout either
+        failing = run_tool(Run(["prepare", *verbose, "-p", "nope", "--recipe-path", "-"], ws, (), stderr=how))
+        assert failing.returncode == 4, failing.stdout
+        assert failing.stdout == ""
+    assert snapshot(ws) == before
+    assert not temp_leftovers(snapshot(lab.tmp))
 
 
 def test_kept_binary_file_and_crlf_manifest_round_trip_byte_for_byte(lab: Lab) -> None:

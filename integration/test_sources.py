@@ -15,15 +15,17 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cargo_chefpy.options import Selection
 from cargo_chefpy.prepare import Carry, _read_lock, build_recipe, prepare, real_plan
 from cargo_chefpy.project import read_project
+from cargo_chefpy.workspace import parse_toml
 from integration.support.flow import chefpy, compiled, ok, replace_tree
 from integration.support.shapes import Shape, all_shapes, write_shape
-from integration.support.workspaces import copy_tree, write_seed
+from integration.support.workspaces import copy_tree, run_cargo, write_seed
 
 SERVICES = ("serviceX", "serviceY", "serviceZ")
 
@@ -149,6 +151,60 @@ def test_a_build_from_the_tree_over_the_cooked_layers_compiles_the_service_alone
     assert "edited Y" in run.stdout, (run.returncode, run.stdout, run.stderr)
 
 
+ROOT_MANIFEST = """\
+# The root manifest, as its owner wrote it: every byte of it that pruning does not need stays.
+[workspace]
+resolver = "2"  # the 2021 resolver
+members = [
+    "src/libA",
+    "src/libB",
+    "src/libC",
+    "src/serviceX",
+    "src/serviceY",
+    "src/serviceZ",
+]
+exclude = ["rust-patches"]
+
+[workspace.package]
+license = "MIT"    # no member inherits it
+authors = ["Ann <ann@example.com>"]
+
+[workspace.dependencies]
+fake-extra = "1"  # no member names it
+serviceX = { path = "src/serviceX" }
+serviceY = { path = "src/serviceY", version = "0.1.0" }
+
+[workspace.lints.rust]
+unsafe_code = "forbid"
+
+[workspace.metadata.release]
+shared-version = true
+
+[patch.crates-io]
+fake-patched = { path = "rust-patches/fake-patched" }
+
+[profile.release]
+debug = 1 # symbols for the profiler
+"""
+
+
+def test_the_trees_root_manifest_is_the_users_with_only_the_pruned_members_taken_out(context: Path) -> None:
+    """The final build reads the user's root manifest: its comments, [workspace.package],
+    [workspace.lints], [workspace.metadata] and profiles, byte for byte; only the members serviceZ
+    does not use go, with the [workspace.dependencies] entries that point at them."""
+    (context / "Cargo.toml").write_text(ROOT_MANIFEST)
+    tree = context.parent / "tree"
+    args = ["prepare", "-p", "serviceZ", "--recipe-path", "../r.json", "--sources-dir", str(tree)]
+    ok(chefpy(args, context))
+    expected = (
+        ROOT_MANIFEST.replace('    "src/serviceX",\n    "src/serviceY",\n', "")
+        .replace('serviceX = { path = "src/serviceX" }\n', "")
+        .replace('serviceY = { path = "src/serviceY", version = "0.1.0" }\n', "")
+    )
+    assert (tree / "Cargo.toml").read_text() == expected
+    run_cargo(["metadata", "--format-version", "1", "--no-deps", "--offline"], tree)  # it loads
+
+
 def _selection(args: tuple[str, ...]) -> tuple[Selection, tuple[str, ...]]:
     flags: dict[str, list[str]] = {"-p": [], "--bin": [], "--include": [], "--stub": [], "--keep": []}
     for flag, value in zip(args[::2], args[1::2], strict=True):
@@ -160,10 +216,25 @@ def _selection(args: tuple[str, ...]) -> tuple[Selection, tuple[str, ...]]:
     return selection, tuple(flags["--include"])
 
 
+MASKED = ("package", "dependencies", "lints", "metadata")  # of [workspace]: a recipe keeps what is used
+PRUNED = ("members", "default-members", "dependencies")  # of [workspace]: the tree drops what is left out
+
+
+def _without(doc: dict[str, Any], workspace_keys: tuple[str, ...], *top: str) -> dict[str, Any]:
+    workspace = {k: v for k, v in doc.get("workspace", {}).items() if k not in workspace_keys}
+    return {**{k: v for k, v in doc.items() if k not in top}, "workspace": workspace}
+
+
 @pytest.mark.parametrize("shape", all_shapes(), ids=lambda s: s.name)
-def test_the_trees_manifest_and_lock_are_the_recipes_with_no_stub(shape: Shape, tmp_path: Path) -> None:
+def test_the_trees_manifest_and_lock_are_the_recipes_with_no_stub_and_the_users_unmasked(
+    shape: Shape, tmp_path: Path
+) -> None:
     """final_workspace writes, without reading the crates, what build_recipe writes for the plan with
-    every stub real: the two must never drift apart."""
+    every stub real, but for the recipe's masking of the root manifest: the lock byte for byte; the
+    manifest equal once the [workspace] tables a recipe masks (package, dependencies, lints, metadata:
+    it keeps only what the crates use) are set aside, each of those holding at least the recipe's
+    entries; and, against the user's manifest, equal but for the members and the [patch] and
+    [workspace.dependencies] entries the pruning drops, each dropped entry a path one."""
     root = tmp_path / "ws"
     write_shape(shape, root)
     selection, include = _selection(shape.prepare_args)
@@ -175,6 +246,26 @@ def test_the_trees_manifest_and_lock_are_the_recipes_with_no_stub(shape: Shape, 
     )
     ws = prepared.recipe.workspace
     prefix = "" if ws == "." else f"{ws}/"
-    wanted = (f"{prefix}Cargo.toml", f"{prefix}Cargo.lock")
-    expected = {f.path: f.data for f in full.files if f.path in wanted}
-    assert dict(prepared.sources.written) == expected
+    expected = {f.path: f.data for f in full.files}
+    written = dict(prepared.sources.written)
+    assert written.keys() == {f"{prefix}Cargo.toml", f"{prefix}Cargo.lock"}
+    assert written[f"{prefix}Cargo.lock"] == expected[f"{prefix}Cargo.lock"]
+
+    tree = parse_toml(written[f"{prefix}Cargo.toml"].decode(), "tree")  # TOML 1.1, as cargo reads it
+    recipe = parse_toml(expected[f"{prefix}Cargo.toml"].decode(), "recipe")
+    assert _without(tree, MASKED) == _without(recipe, MASKED)
+    for key in MASKED:
+        theirs, ours = recipe.get("workspace", {}).get(key, {}), tree.get("workspace", {}).get(key, {})
+        assert {k: v for k, v in ours.items() if k in theirs} == theirs, key
+
+    user = parse_toml(prepared.workspace.root_manifest, "user")
+    assert _without(tree, PRUNED, "patch") == _without(user, PRUNED, "patch")
+    pairs = [
+        (user.get("workspace", {}).get("dependencies", {}), tree.get("workspace", {}).get("dependencies", {}))
+    ]
+    pairs += [
+        (table, tree.get("patch", {}).get(source, {})) for source, table in user.get("patch", {}).items()
+    ]
+    for before, after in pairs:
+        assert {k: v for k, v in before.items() if k in after} == after
+        assert all("path" in before[k] for k in before.keys() - after.keys()), before.keys() - after.keys()

@@ -125,7 +125,7 @@ def test_without_write_an_incomplete_file_is_named_with_what_it_misses_and_left_
 def test_an_unwritable_context_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     (tmp_path / ".dockerignore").mkdir()  # what cannot be read is reported, never replaced
     err = run_ensure(tmp_path, write=True).splitlines()
-    assert err[0].startswith("warning: could not read .dockerignore (Is a directory)")
+    assert err[0].startswith("warning: could not read .dockerignore (it is a directory)")
     assert err[1].startswith("hint: ")
     assert (tmp_path / ".dockerignore").is_dir()
 
@@ -174,3 +174,11 @@ def test_dockerfile_to_dev_null_only_checks(workspace: Make, capsys: pytest.Capt
     assert main(["dockerfile", "-p", "serviceZ", "--output", os.devnull], cwd=ws.root) == 0
     assert "warning: the build context has no .dockerignore" in capsys.readouterr().err
     assert not (ws.root / ".dockerignore").exists()
+
+
+def test_a_dockerignore_that_is_a_named_pipe_is_a_warning_never_a_wait(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / ".dockerignore")  # reading it would wait for a writer forever
+    err = run_ensure(tmp_path, write=True).splitlines()
+    assert err[0].startswith("warning: could not read .dockerignore (it is a named pipe (FIFO))"), err
+    assert err[1].startswith("hint: "), err
+    assert stat.S_ISFIFO(os.lstat(tmp_path / ".dockerignore").st_mode), "left as it is"

@@ -94,7 +94,10 @@ class Run:
     watch: tuple[Path, ...]
     env: dict[str, str | None] = field(default_factory=dict)  # None removes a variable
     fsize_limit: int | None = None  # RLIMIT_FSIZE for the child (disk-full fallback)
-    stdout: str = "pipe"  # "closed" (`>&-`) or "full" (`>/dev/full`)
+    stdout: str = "pipe"  # "closed" (`>&-`), "full" (`>/dev/full`) or "broken" (`| true`: EPIPE)
+    stderr: str = "pipe"  # the same choices, for stderr (then nothing of it is captured)
+    timeout: float = 120  # seconds; a case that could hang (a named pipe) says less
+    wrapper: tuple[str, ...] = ()  # a command that runs the tool (Lab.without_read_override)
 
 
 def child_env(overrides: dict[str, str | None]) -> dict[str, str]:
@@ -108,29 +111,35 @@ def child_env(overrides: dict[str, str | None]) -> dict[str, str]:
     return env
 
 
-def run_tool(run: Run, *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_tool(run: Run, *, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    timeout = run.timeout if timeout is None else timeout
     limit = run.fsize_limit
-
-    closed = run.stdout == "closed"
+    closed = [fd for fd, how in ((1, run.stdout), (2, run.stderr)) if how == "closed"]
 
     def preexec() -> None:  # pragma: no cover - runs in the child
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-        if closed:
-            os.close(1)
+        for fd in closed:
+            os.close(fd)
+
+    def channel(how: str, stack: contextlib.ExitStack) -> Any:
+        if how == "full":
+            return stack.enter_context(open("/dev/full", "wb"))
+        if how == "closed":
+            return subprocess.DEVNULL  # closed in the child, before the tool starts
+        if how == "broken":  # a pipe whose reader has gone: every write fails with EPIPE
+            read_end, write_end = os.pipe()
+            os.close(read_end)
+            return stack.enter_context(os.fdopen(write_end, "wb"))
+        return subprocess.PIPE
 
     with contextlib.ExitStack() as stack:
-        stdout: Any = subprocess.PIPE
-        if run.stdout == "full":
-            stdout = stack.enter_context(open("/dev/full", "wb"))
-        elif closed:
-            stdout = subprocess.DEVNULL
         proc = subprocess.run(
-            [sys.executable, str(TOOL), *run.args],
+            [*run.wrapper, sys.executable, str(TOOL), *run.args],
             cwd=run.cwd,
             env=child_env(run.env),
-            stdout=stdout,
-            stderr=subprocess.PIPE,
+            stdout=channel(run.stdout, stack),
+            stderr=channel(run.stderr, stack),
             text=True,
             errors="replace",
             timeout=timeout,
@@ -139,6 +148,8 @@ def run_tool(run: Run, *, timeout: float = 120) -> subprocess.CompletedProcess[s
         )
     if proc.stdout is None:  # not captured: nothing to check there
         proc.stdout = ""
+    if proc.stderr is None:
+        proc.stderr = ""
     return proc
 
 
@@ -242,6 +253,17 @@ class Lab:
             pytest.skip("a read-only bind mount is writable here")
         return view
 
+    def without_read_override(self) -> tuple[str, ...]:
+        """A wrapper under which `chmod 000` keeps the tool from reading a file: nothing for a normal
+        user; for root, setpriv dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (root reads anything)."""
+        if os.geteuid() != 0:
+            return ()
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: a chmod 000 file stays readable")
+        caps = "-dac_override,-dac_read_search"
+        return (setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}")
+
     def small_disk(self, name: str, size: str = "64k") -> tuple[Path, int | None]:
         """A directory on a tiny tmpfs; without mount rights, a normal one and an RLIMIT_FSIZE."""
         path = self.tmp / name
@@ -330,12 +352,12 @@ def catalogue(cases: list[Case]) -> Callable[..., Callable[[Callable[[Lab], Run]
     return case
 
 
-def prepare_in(ws: Path, *args: str, env: dict[str, str | None] | None = None) -> Run:
-    return Run(["prepare", *args], ws, (ws,), env or {})
+def prepare_in(ws: Path, *args: str, env: dict[str, str | None] | None = None, timeout: float = 120) -> Run:
+    return Run(["prepare", *args], ws, (ws,), env or {}, timeout=timeout)
 
 
-def cook_in(app: Path, *args: str, env: dict[str, str | None] | None = None) -> Run:
-    return Run(["cook", *args], app, (app,), env or {})
+def cook_in(app: Path, *args: str, env: dict[str, str | None] | None = None, timeout: float = 120) -> Run:
+    return Run(["cook", *args], app, (app,), env or {}, timeout=timeout)
 
 
 LONG = "x" * 300  # longer than a file name may be (255 bytes)
