@@ -118,20 +118,21 @@ def prune_lock(cargo_bin: str, manifest: Path, *, run_in: Path, st: stamp.Stamp,
         before = path.read_bytes()
     except OSError:  # no lock, or an unreadable one: cargo's own error says which
         return
+    resolve = [*cargo.METADATA_RESOLVED, "--offline", "--manifest-path", str(manifest)]
     try:
-        cargo.capture(
-            cargo_bin, [*cargo.METADATA_RESOLVED, "--offline", "--manifest-path", str(manifest)], cwd=run_in
-        )
+        cargo.capture(cargo_bin, resolve, cwd=run_in)
         after = path.read_bytes()
-    except (CargoError, OSError):
-        after = None
+    except (CargoError, OSError):  # cargo build says what is wrong; the lock is put back if it changed
+        after = b""
     if after == before:
         return
     try:
         old = lockfile.parse_lock(before.decode("utf-8", errors="replace"))
-        new = lockfile.parse_lock((after or b"").decode("utf-8", errors="replace"))
+        new = lockfile.parse_lock(after.decode("utf-8", errors="replace"))
         drops = lockfile.dropped(old, new)
-        pruned_only = not lockfile.beyond_pruning(old, new) and set(drops) <= set(st.lock_drops)
+        pruned_only = (
+            bool(after) and not lockfile.beyond_pruning(old, new) and set(drops) <= set(st.lock_drops)
+        )
     except ProjectError:
         pruned_only = False
     if not pruned_only:

@@ -239,6 +239,74 @@ def lock_drops(
     return ()
 
 
+def resolve_first(
+    cargo_bin: str,
+    rec: Recipe,
+    *,
+    root: Path,
+    lock: lockfile.Lock,
+    workspace: Path,
+    build: CargoOptions,
+    log: Log,
+) -> tuple[str, ...] | None:
+    """Let cargo resolve the skeleton before the build, where it must; returns what it dropped from the
+    recipe's lock (`lock_drops`), or None when the build itself resolves it.
+
+    Cargo may drop lock entries that only pruned members used, and `--locked` refuses any change to the
+    lock. So the fetch of registry crates runs without --locked, and a --locked or --frozen build gets
+    cargo's own pruning of the recipe's lock first; anything beyond a pruning is refused, as --locked
+    would refuse it."""
+    needs_fetch = not rec.vendored and any(p.source is not None for p in lock.packages)
+    if needs_fetch and not build.offline:
+        log.status("Fetching", "registry dependencies (cargo fetch)")
+        code = cargo.run_streamed(cargo_bin, ["fetch"], cwd=workspace)
+        if code != 0:  # not a build failure: the documented code for a failed cargo command
+            raise CargoError(
+                f"`cargo fetch` failed with exit code {code} (in {workspace})",
+                hint="cargo's message is above; check network access, or vendor the sources (`cargo vendor`)",
+            )
+    elif build.keeps_lock:
+        cargo.capture(cargo_bin, [*cargo.METADATA_RESOLVED, "--offline"], cwd=workspace)
+    else:
+        return None
+    return lock_drops(rec, root, lock, workspace, strict=True)
+
+
+def cook_build(
+    cargo_bin: str,
+    build: CargoOptions,
+    *,
+    root: Path,
+    workspace: Path,
+    found: artifacts.StubArtifacts,
+    scripts: watch.BuildScripts,
+    log: Log,
+) -> None:
+    """The cook's cargo build, streamed; `found` and `scripts` read its JSON messages."""
+
+    def observe(message: dict[str, Any]) -> None:
+        found.observe(message)
+        scripts.observe(message)
+
+    args = cargo_args(build, offline=True, message_format="json-render-diagnostics")
+    shown = [a for a in args if a not in ("--message-format", "json-render-diagnostics")]
+    log.status("Cooking", f"cargo {' '.join(shown)}")
+    cargo_stderr: list[str] = []
+    code = cargo.run_streamed(cargo_bin, args, cwd=workspace, on_message=observe, stderr_tail=cargo_stderr)
+    if code != 0:
+        checksum = checksum_failure(cargo_stderr, root)
+        if checksum is not None:
+            raise checksum
+        missing = missing_file_failure(cargo_stderr, workspace)
+        if missing is not None:
+            raise missing
+        raise BuildFailed(
+            f"the cook build failed (cargo exited with {code})",
+            code=code,
+            hint="cargo's errors are above; a dependency that fails here also fails without cargo-chefpy",
+        )
+
+
 def recipe_lock(rec: Recipe) -> lockfile.Lock:
     """The recipe's own Cargo.lock, parsed from its bytes; a recipe without the workspace's Cargo.toml
     and Cargo.lock is refused (before anything is written)."""
@@ -386,57 +454,21 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
 
     workspace = Path(os.path.realpath(root / rec.workspace))
     build = options.cargo.with_default_packages(rec.packages, rec.bins)
-    needs_fetch = not rec.vendored and any(p.source is not None for p in lock.packages)
-    # Cargo resolves the skeleton first, where it must: cargo may drop lock entries that only pruned
-    # members used (`lockfile.beyond_pruning`), and `--locked` refuses any change to the lock. So the
-    # fetch runs without --locked, and a --locked build gets cargo's own pruning of the recipe's lock;
-    # anything beyond a pruning is refused as --locked would.
-    if needs_fetch and not build.offline:
-        log.status("Fetching", "registry dependencies (cargo fetch)")
-        code = cargo.run_streamed(cargo_bin, ["fetch"], cwd=workspace)
-        if code != 0:  # not a build failure: the documented code for a failed cargo command
-            skeleton.restore_locks(rec, root)
-            raise CargoError(
-                f"`cargo fetch` failed with exit code {code} (in {workspace})",
-                hint="cargo's message is above; check network access, or vendor the sources (`cargo vendor`)",
-            )
-        drops: tuple[str, ...] | None = lock_drops(rec, root, lock, workspace, strict=True)
-    elif build.keeps_lock:
-        cargo.capture(cargo_bin, [*cargo.METADATA_RESOLVED, "--offline"], cwd=workspace)
-        drops = lock_drops(rec, root, lock, workspace, strict=True)
-    else:
-        drops = None
     stub_dirs = frozenset(
         os.path.normpath(str(root / c.path)) for c in rec.crates if c.klass is CrateClass.STUB
     )
     found = artifacts.StubArtifacts(stub_dirs=stub_dirs)
     scripts = watch.BuildScripts()
-
-    def observe(message: dict[str, Any]) -> None:
-        found.observe(message)
-        scripts.observe(message)
-
-    args = cargo_args(build, offline=True, message_format="json-render-diagnostics")
-    shown = [a for a in args if a not in ("--message-format", "json-render-diagnostics")]
-    log.status("Cooking", f"cargo {' '.join(shown)}")
-    cargo_stderr: list[str] = []
-    code = cargo.run_streamed(cargo_bin, args, cwd=workspace, on_message=observe, stderr_tail=cargo_stderr)
-    if code != 0:
-        checksum = checksum_failure(cargo_stderr, root)
-        if checksum is not None:
-            raise checksum
-        missing = missing_file_failure(cargo_stderr, workspace)
-        if missing is not None:
-            raise missing
-        raise BuildFailed(
-            f"the cook build failed (cargo exited with {code})",
-            code=code,
-            hint="cargo's errors are above; a dependency that fails here also fails without cargo-chefpy",
-        )
-    if drops is None:  # the build itself resolved the skeleton
-        drops = lock_drops(rec, root, lock, workspace, strict=False, log=log)
-    for lock_path in skeleton.restore_locks(rec, root):
-        log.debug(f"{lock_path}: cargo dropped entries this skeleton does not use; the recipe's written back")
+    try:  # cargo may rewrite Cargo.lock from here on: the recipe's is written back, whatever happens
+        drops = resolve_first(cargo_bin, rec, root=root, lock=lock, workspace=workspace, build=build, log=log)
+        cook_build(cargo_bin, build, root=root, workspace=workspace, found=found, scripts=scripts, log=log)
+        if drops is None:  # the build itself resolved the skeleton
+            drops = lock_drops(rec, root, lock, workspace, strict=False, log=log)
+    finally:
+        for lock_path in skeleton.restore_locks(rec, root):
+            log.debug(
+                f"{lock_path}: cargo dropped entries this skeleton does not use; the recipe's written back"
+            )
     target_dir = target_directory(cargo_bin, workspace, build)
     # Read what the build scripts watch before the stubs' outputs (their scripts' among them) go.
     real_root = Path(os.path.realpath(root))

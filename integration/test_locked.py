@@ -142,3 +142,30 @@ def test_a_locked_build_from_the_whole_context_keeps_its_lock_byte_for_byte(tmp_
     assert compiled(build) == {SERVICE}, build.stderr
     assert (app / "Cargo.lock").read_bytes() == (context / "Cargo.lock").read_bytes()
     assert "Locked" not in build.stderr
+
+
+def test_a_cook_build_that_fails_after_cargo_pruned_the_lock_leaves_the_recipes_lock(tmp_path: Path) -> None:
+    """A compile error in a kept library: cargo has already dropped fake-opt from the lock (--locked
+    resolves first) when the build fails; the cook directory holds the recipe's lock again, so a rerun
+    in place finds nothing of its own changed."""
+    context, _ = vendored_context(tmp_path)
+    lib_rs = context / "src" / "libA" / "src" / "lib.rs"
+    lib_rs.write_text(lib_rs.read_text() + '\ncompile_error!("broken on purpose");\n')
+    env = {**os.environ, "CARGO_TARGET_DIR": str(tmp_path / "app-target")}
+    flags = ["--release", "-p", SERVICE, "--locked"]
+    plan, app = tmp_path / "plan", tmp_path / "app"
+    plan.mkdir()
+    ok(chefpy(["prepare", "-p", SERVICE, "--recipe-path", str(plan / "recipe.json")], context, env=env))
+    app.mkdir()
+    shutil.copy(plan / "recipe.deps.json", app)
+    copy_tree(context / "vendored", app / "vendored", preserve_mtimes=False)
+    ok(chefpy(["cook", *flags, "--recipe-path", "recipe.deps.json"], app, env=env))
+    shutil.copy(plan / "recipe.json", app)
+    cook = chefpy(["cook", *flags], app, env=env)
+    assert cook.returncode == 101, cook.stderr
+    assert "broken on purpose" in cook.stderr
+    recipe_lock = next(
+        f.data for f in recipe.loads((plan / "recipe.json").read_bytes()).files if f.path == "Cargo.lock"
+    )
+    assert (app / "Cargo.lock").read_bytes() == recipe_lock
+    assert 'name = "fake-opt"' in recipe_lock.decode()
