@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import re
 import signal
@@ -472,4 +473,8 @@ def entry() -> None:
         except (OSError, ValueError):  # nothing more can be said; let Python's own flush at exit succeed
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    # Every file is written and closed: the interpreter's last garbage collection, at exit, would only
+    # free memory the process gives back anyway. Frozen objects are left out of it (atexit handlers
+    # still run). Measured after a 500-member prepare: exit takes 9 ms instead of 25 ms.
+    gc.freeze()
     sys.exit(code)
