@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 
 from cargo_chefpy import cargo, lockfile, stamp
 from cargo_chefpy.errors import BuildFailed, CargoError, ProjectError, StampError
-from cargo_chefpy.fsutil import FIXED_MTIME_NS, atomic_write, check_name_length, write_error
+from cargo_chefpy.fsutil import (
+    FIXED_MTIME_NS,
+    NotRegularFile,
+    atomic_write,
+    check_name_length,
+    read_regular,
+    write_error,
+)
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import CargoOptions, cargo_args
 from cargo_chefpy.project import find_project, read_metadata
@@ -108,43 +116,67 @@ def drift(cooked: dict[str, object], building: dict[str, object]) -> list[str]:
     return notes
 
 
-def prune_lock(cargo_bin: str, manifest: Path, *, run_in: Path, st: stamp.Stamp, log: Log) -> None:
+def prune_lock(
+    options: CargoOptions, cargo_bin: str, manifest: Path, *, run_in: Path, st: stamp.Stamp, log: Log
+) -> None:
     """For --locked: let cargo resolve the workspace and drop from Cargo.lock what it drops, when that is
     exactly among what it dropped from the recipe's lock in cook (`stamp.lock_drops`): the entries that
-    only members pruned from the final sources used. Anything else cargo would change is put back,
-    byte for byte, and --locked then says what; so a checkout's own lock is never changed."""
+    only members pruned from the final sources used. Anything else cargo changed (or a resolution cut
+    short) is put back byte for byte, and --locked then says what; so a checkout's own lock is never
+    changed."""
     path = manifest.with_name("Cargo.lock")
     try:
-        before = path.read_bytes()
-    except OSError:  # no lock, or an unreadable one: cargo's own error says which
+        before = read_regular(path)
+    except (OSError, NotRegularFile):  # no lock, an unreadable one, a pipe: cargo's own error says which
         return
-    resolve = [*cargo.METADATA_RESOLVED, "--offline", "--manifest-path", str(manifest)]
+    resolve = [
+        *cargo.METADATA_RESOLVED,
+        "--offline",
+        *options.resolution_args(),
+        "--manifest-path",
+        str(manifest),
+    ]
+    drops: list[str] = []
+    kept = False
     try:
-        cargo.capture(cargo_bin, resolve, cwd=run_in)
-        after = path.read_bytes()
-    except (CargoError, OSError):  # cargo build says what is wrong; the lock is put back if it changed
-        after = b""
-    if after == before:
-        return
+        with contextlib.suppress(CargoError):  # cargo build then says what is wrong
+            cargo.capture(cargo_bin, resolve, cwd=run_in)
+        after = _read_lock(path)
+        if after is not None and after != before:
+            old = lockfile.parse_lock(before.decode("utf-8", errors="replace"))
+            new = lockfile.parse_lock(after.decode("utf-8", errors="replace"))
+            drops = lockfile.dropped(old, new)
+            kept = set(drops) <= set(st.lock_drops) and not lockfile.beyond_pruning(old, new)
+    except ProjectError:  # cargo wrote a lock we cannot read: put ours back
+        kept = False
+    finally:
+        if not kept:
+            _put_back(path, before)
+    if kept:
+        log.status("Locked", f"{path.name} without {len(drops)} entry(ies) that only pruned members used")
+
+
+def _read_lock(path: Path) -> bytes | None:
     try:
-        old = lockfile.parse_lock(before.decode("utf-8", errors="replace"))
-        new = lockfile.parse_lock(after.decode("utf-8", errors="replace"))
-        drops = lockfile.dropped(old, new)
-        pruned_only = (
-            bool(after) and not lockfile.beyond_pruning(old, new) and set(drops) <= set(st.lock_drops)
-        )
-    except ProjectError:
-        pruned_only = False
-    if not pruned_only:
-        try:
-            atomic_write(path, before)
-        except OSError as exc:
-            raise write_error(path, exc) from None
+        return read_regular(path)
+    except (OSError, NotRegularFile):
+        return None
+
+
+def _put_back(path: Path, before: bytes) -> None:
+    """`path` holds `before` again, if it changed: written atomically where a symlink points, with the
+    file's permission bits."""
+    if _read_lock(path) == before:
         return
-    log.status(
-        "Locked",
-        f"{path.name} without {len(drops)} entry(ies) that only pruned members used, as cargo prunes it",
-    )
+    target = Path(os.path.realpath(path))
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = None
+    try:
+        atomic_write(target, before, mode=mode)
+    except OSError as exc:
+        raise write_error(path, exc) from None
 
 
 def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
@@ -196,7 +228,7 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
         for note in drift(st.options, options.drift_fields()):
             log.warning(note)
         if st.lock_drops and options.keeps_lock:
-            prune_lock(cargo_bin, workspace_root / "Cargo.toml", run_in=run_in, st=st, log=log)
+            prune_lock(options, cargo_bin, workspace_root / "Cargo.toml", run_in=run_in, st=st, log=log)
         extra = sorted(set(options.packages or options.bins) - set(st.packages))
         if extra and st.packages:
             log.warning(

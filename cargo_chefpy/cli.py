@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--deps-recipe-path",
         metavar="PATH",
-        help="where to write the third-party layer's recipe (default: <recipe stem>.deps.json beside it)",
+        help="where to write the third-party layer's recipe (default: <recipe stem>.deps.json beside a "
+        "recipe file; none beside stdout, a device or a pipe)",
     )
     prep.add_argument("--manifest-path", type=Path, metavar="PATH", help="the workspace's Cargo.toml")
     prep.add_argument(

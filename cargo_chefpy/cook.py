@@ -257,16 +257,17 @@ def resolve_first(
     cargo's own pruning of the recipe's lock first; anything beyond a pruning is refused, as --locked
     would refuse it."""
     needs_fetch = not rec.vendored and any(p.source is not None for p in lock.packages)
-    if needs_fetch and not build.offline:
+    if needs_fetch and not build.stays_offline:
         log.status("Fetching", "registry dependencies (cargo fetch)")
-        code = cargo.run_streamed(cargo_bin, ["fetch"], cwd=workspace)
+        code = cargo.run_streamed(cargo_bin, ["fetch", *build.resolution_args()], cwd=workspace)
         if code != 0:  # not a build failure: the documented code for a failed cargo command
             raise CargoError(
                 f"`cargo fetch` failed with exit code {code} (in {workspace})",
                 hint="cargo's message is above; check network access, or vendor the sources (`cargo vendor`)",
             )
     elif build.keeps_lock:
-        cargo.capture(cargo_bin, [*cargo.METADATA_RESOLVED, "--offline"], cwd=workspace)
+        resolve = [*cargo.METADATA_RESOLVED, "--offline", *build.resolution_args()]
+        cargo.capture(cargo_bin, resolve, cwd=workspace)
     else:
         return None
     return lock_drops(rec, root, lock, workspace, strict=True)

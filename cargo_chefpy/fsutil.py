@@ -165,6 +165,16 @@ def check_output(path: Path, *, what: str) -> None:
         )
 
 
+def is_stream(path: Path) -> bool:
+    """Whether `path` (symlinks followed) is a character device or a named pipe: an output that is
+    streamed to (`write_output`), with no directory of files beside it."""
+    try:
+        kind = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(kind) or stat.S_ISFIFO(kind)
+
+
 def _output_target(path: Path, *, what: str) -> tuple[Path, bool, int | None]:
     """Where a user-named output goes: (the path to write, whether to stream into it, the mode to keep).
 

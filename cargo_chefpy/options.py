@@ -52,7 +52,33 @@ class CargoOptions:
     @property
     def keeps_lock(self) -> bool:
         """Whether cargo is told to keep Cargo.lock as it is (`--locked`, `--frozen`, also after `--`)."""
-        return self.locked or self.frozen or any(a in ("--locked", "--frozen") for a in self.extra)
+        return self.locked or self.frozen or any(a in ("--locked", "--frozen") for a in self._extra_flags())
+
+    @property
+    def stays_offline(self) -> bool:
+        """Whether cargo is told not to use the network (`--offline`, `--frozen`, also after `--`)."""
+        return self.offline or self.frozen or any(a in ("--offline", "--frozen") for a in self._extra_flags())
+
+    def _extra_flags(self) -> list[str]:
+        """The arguments after `--` that go to cargo itself (up to a second `--`)."""
+        extra = list(self.extra)
+        return extra[: extra.index("--")] if "--" in extra else extra
+
+    def resolution_args(self) -> list[str]:
+        """The flags that also decide how cargo reads and resolves the workspace: `-Z` and `--config`,
+        ours and those after `--`, for the `cargo fetch` and `cargo metadata` run beside the build."""
+        args = [a for flag in self.unstable for a in ("-Z", flag)]
+        extra = self._extra_flags()
+        i = 0
+        while i < len(extra):
+            if extra[i] in ("--config", "-Z") and i + 1 < len(extra):
+                args += extra[i : i + 2]
+                i += 2
+                continue
+            if extra[i].startswith("--config=") or (extra[i].startswith("-Z") and len(extra[i]) > 2):
+                args.append(extra[i])
+            i += 1
+        return args
 
     @property
     def profile_name(self) -> str:
@@ -289,14 +315,17 @@ class PrepareOptions:
     sources_dir: Path | None = None  # the final build's sources tree (sources.py), besides the recipes
 
 
-def deps_recipe_path(options: PrepareOptions) -> Path | None:
+def deps_recipe_path(options: PrepareOptions, cwd: Path) -> Path | None:
     """Where the third-party layer's recipe goes: --deps-recipe-path, else `<stem>.deps.json` beside
-    the recipe file; None (not written) when the recipe goes to stdout or is a skeleton tree."""
+    the recipe file; None (not written) when the recipe goes to stdout, a device or a pipe (there is no
+    file beside /dev/null or /dev/stdout to write: it would be a new file in /dev), or is a skeleton tree."""
     if options.deps_recipe_path is not None:
         return None if options.deps_recipe_path == "-" else Path(options.deps_recipe_path)
     if options.recipe_path == "-" or options.out_dir is not None:
         return None
     path = Path(options.recipe_path)
+    if fsutil.is_stream(full_path(cwd, path)):
+        return None
     stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
     return path.with_name(f"{stem}.deps.json")
 
@@ -309,7 +338,7 @@ def check_prepare_output(options: PrepareOptions, cwd: Path) -> None:
         outputs = [
             ("--out-dir", options.out_dir),
             ("--recipe-path", None if options.recipe_path == "-" else Path(options.recipe_path)),
-            ("--deps-recipe-path", deps_recipe_path(options)),
+            ("--deps-recipe-path", deps_recipe_path(options, cwd)),
         ]
         for flag, path in outputs:
             if path is not None and inside(os.path.abspath(full_path(cwd, path)), tree):
@@ -321,7 +350,7 @@ def check_prepare_output(options: PrepareOptions, cwd: Path) -> None:
         fsutil.check_empty_dir(Path(tree))
     if options.recipe_path != "-" and options.out_dir is None:
         fsutil.check_output(full_path(cwd, Path(options.recipe_path)), what="recipe path")
-    deps = deps_recipe_path(options)
+    deps = deps_recipe_path(options, cwd)
     if deps is not None:
         same = options.out_dir is None and options.recipe_path != "-"
         if same and os.path.abspath(full_path(cwd, deps)) == os.path.abspath(

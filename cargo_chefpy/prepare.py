@@ -715,7 +715,7 @@ def run(options: PrepareOptions, project: PendingMetadata, *, cwd: Path, log: Lo
     metadata = project.result()
     log.debug(f"read the workspace at {metadata.workspace_root}")
     output = options.out_dir or (None if options.recipe_path == "-" else Path(options.recipe_path))
-    deps_output = deps_recipe_path(options)
+    deps_output = deps_recipe_path(options, cwd)
     # never carried
     outputs = (output, deps_output, options.sources_dir)
     avoid = tuple(os.path.abspath(cwd / o) for o in outputs if o is not None)
@@ -739,9 +739,10 @@ def run(options: PrepareOptions, project: PendingMetadata, *, cwd: Path, log: Lo
 def write_output(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log: Log) -> None:
     """The plan on stdout with --explain; then the skeleton tree, or the recipe on stdout or in a file
     (fsutil.write_output: a device or FIFO is streamed to, a symlink followed, a file replaced atomically)."""
+    deps_path = deps_recipe_path(options, cwd)
     if options.explain:
-        fsutil.write_stdout(("\n".join(explain(prepared, options)) + "\n").encode(), what="plan")
-    deps_path = deps_recipe_path(options)
+        plan = "\n".join(explain(prepared, options, deps_path=deps_path)) + "\n"
+        fsutil.write_stdout(plan.encode(), what="plan")
     restore = _undo_write(None)
     deps_note = ""
     if prepared.deps_recipe is not None and (deps_path is not None or options.deps_recipe_path == "-"):
@@ -804,7 +805,9 @@ def _write_recipe(prepared: Prepared, options: PrepareOptions, *, cwd: Path, log
     log.status("Prepared", summary(prepared, "recipe on stdout" if to_stdout else str(path)) + note)
 
 
-def explain(prepared: Prepared, options: PrepareOptions | None = None) -> Iterator[str]:
+def explain(
+    prepared: Prepared, options: PrepareOptions | None = None, *, deps_path: Path | None = None
+) -> Iterator[str]:
     """The plan, one line per local crate, then the inputs whose change invalidates each cooked layer:
     layer 1 (third-party, the deps recipe), then layer 2 (local, the recipe)."""
     root = prepared.recipe_root
@@ -821,7 +824,6 @@ def explain(prepared: Prepared, options: PrepareOptions | None = None) -> Iterat
     for klass, name, path, reason in rows:
         yield f"  {klass:<8} {name:<{width}}  {path:<{pwidth}}  {reason}"
     if prepared.deps_recipe is not None:
-        deps_path = deps_recipe_path(options) if options is not None else None
         yield ""
         yield (
             f"Layer 1, third-party ({deps_path or 'the deps recipe'}), is rebuilt when any of these change "

@@ -232,7 +232,7 @@ def _copy(full: str, target: Path) -> None:
             dest = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise write_error(target, exc) from None
-        with open(dest, "wb", closefd=True) as sink:
+        try:  # unbuffered: a full disk fails in a write below, never later in a flush on close
             while True:
                 try:
                     chunk = os.read(source, 1 << 20)
@@ -241,14 +241,17 @@ def _copy(full: str, target: Path) -> None:
                 if not chunk:
                     break
                 try:
-                    sink.write(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(dest, view) :]
                 except OSError as exc:
                     raise write_error(target, exc) from None
             try:
-                sink.flush()
-                os.chmod(target, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
+                os.fchmod(dest, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
             except OSError as exc:
                 raise write_error(target, exc) from None
+        finally:
+            os.close(dest)
     finally:
         os.close(source)
 

@@ -610,14 +610,27 @@ def test_a_workspace_of_1000_members_prepares_and_cooks_quickly(lab: Lab) -> Non
     assert max(timings.values()) < 30, timings
 
 
-def test_prepare_to_dev_null_as_root_leaves_the_device_a_device(lab: Lab) -> None:
+def _lstat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/stdout"])
+def test_prepare_to_a_device_as_root_leaves_it_a_device_and_writes_no_file_beside_it(
+    lab: Lab, device: str
+) -> None:
+    """No `/dev/null.deps.json`: the layer-1 recipe's default place is beside the recipe file, and
+    there is no file beside a device (as with `--recipe-path -`, it is written only when named)."""
     ws = lab.workspace()
-    before = os.lstat("/dev/null")
-    proc = run_tool(Run(["prepare", "-p", "serviceZ", "--recipe-path", "/dev/null"], ws, ()))
+    before, beside = os.stat(device), _lstat_or_none(f"{device}.deps.json")
+    proc = run_tool(Run(["prepare", "-p", "serviceZ", "--recipe-path", device], ws, ()))
     assert proc.returncode == 0, proc.stderr
-    after = os.lstat("/dev/null")
-    assert stat.S_ISCHR(after.st_mode)
-    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    after = os.stat(device)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    assert _lstat_or_none(f"{device}.deps.json") == beside
+    assert "layer 1" not in proc.stderr
 
 
 def test_prepare_and_dockerfile_stream_into_a_named_pipe(lab: Lab) -> None:

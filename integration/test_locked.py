@@ -169,3 +169,41 @@ def test_a_cook_build_that_fails_after_cargo_pruned_the_lock_leaves_the_recipes_
     )
     assert (app / "Cargo.lock").read_bytes() == recipe_lock
     assert 'name = "fake-opt"' in recipe_lock.decode()
+
+
+def test_locked_with_the_source_replacement_given_after_the_double_dash_cooks_and_builds(
+    tmp_path: Path,
+) -> None:
+    """`-- --config vendor.toml`: the resolution that cook and build run beside cargo build (for
+    --locked) gets the same --config, or it could not find the crates at all."""
+    context, _ = vendored_context(tmp_path)
+    registry = tmp_path / "registry"
+    shutil.move(context / "vendored", registry)
+    shutil.rmtree(context / ".cargo")
+    config = tmp_path / "vendor.toml"
+    config.write_text(
+        f'[source.crates-io]\nreplace-with = "local"\n\n[source.local]\ndirectory = "{registry}"\n'
+    )
+    env = {**os.environ, "CARGO_TARGET_DIR": str(tmp_path / "app-target")}
+    flags = ["--release", "-p", SERVICE, "--offline", "--locked", "--", "--config", str(config)]
+    plan, app = tmp_path / "plan", tmp_path / "app"
+    plan.mkdir()
+    prepare = [
+        "prepare",
+        "-p",
+        SERVICE,
+        "--recipe-path",
+        str(plan / "recipe.json"),
+        "--sources-dir",
+        str(plan / "tree"),
+    ]
+    ok(chefpy(prepare, context, env=env))
+    app.mkdir()
+    shutil.copy(plan / "recipe.deps.json", app)
+    ok(chefpy(["cook", "--recipe-path", "recipe.deps.json", *flags], app, env=env))
+    shutil.copy(plan / "recipe.json", app)
+    ok(chefpy(["cook", *flags], app, env=env))
+    copy_tree(plan / "tree", app, preserve_mtimes=False)
+    build = ok(chefpy(["build", *flags], app, env=env))
+    assert compiled(build) == {SERVICE}, build.stderr
+    assert "Locked Cargo.lock without 1 entry(ies)" in build.stderr

@@ -58,6 +58,7 @@ def test_prepare_refuses_one_path_for_both_recipes_with_exit_code_2(
     code = main(["prepare", "--recipe-path", "r.json", "--deps-recipe-path", "./r.json"], cwd=ws.root)
     assert code == 2
     assert "error: --deps-recipe-path and --recipe-path both name" in capsys.readouterr().err
+    assert not (ws.root / "r.json").exists()
 
 
 @pytest.mark.parametrize(
@@ -76,6 +77,7 @@ def test_a_prepare_output_error_is_reported_before_cargo_starts(
     assert main(["prepare", "-p", "serviceZ", *args], cwd=ws.root) in (2, 6)
     assert fp.call_count(ws.metadata_argv()) == 0
     assert not (ws.root / "r.json").exists()
+    assert not (ws.root / "tree").exists()
 
 
 def test_prepare_to_stdout_prints_only_the_recipe(

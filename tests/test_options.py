@@ -67,3 +67,42 @@ def test_contradicting_flags_are_one_usage_error_and_one_hint(
 
 def test_release_with_the_release_profile_is_no_contradiction() -> None:
     validate_profile(True, "release")
+
+
+def test_the_resolution_beside_a_build_gets_its_z_and_config_flags_also_from_after_the_double_dash() -> None:
+    options = CargoOptions(
+        unstable=("bindeps",),
+        extra=(
+            "--config",
+            "vendor.toml",
+            "--config=net.retry=2",
+            "-Zgc",
+            "-Z",
+            "x",
+            "-v",
+            "--",
+            "--config",
+            "y",
+        ),
+    )
+    assert options.resolution_args() == [
+        "-Z", "bindeps", "--config", "vendor.toml", "--config=net.retry=2", "-Zgc", "-Z", "x",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("options", "offline", "locked"),
+    [
+        (CargoOptions(), False, False),
+        (CargoOptions(offline=True), True, False),
+        (CargoOptions(locked=True), False, True),
+        (CargoOptions(frozen=True), True, True),
+        (CargoOptions(extra=("--frozen",)), True, True),
+        (CargoOptions(extra=("--offline", "--locked")), True, True),
+        (CargoOptions(extra=("--", "--frozen")), False, False),  # after a second `--`: not cargo's
+    ],
+)
+def test_offline_and_locked_are_read_wherever_cargo_reads_them(
+    options: CargoOptions, offline: bool, locked: bool
+) -> None:
+    assert (options.stays_offline, options.keeps_lock) == (offline, locked)
