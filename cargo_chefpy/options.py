@@ -306,7 +306,8 @@ class Selection:
 class PrepareOptions:
     selection: Selection = field(default_factory=Selection)
     recipe_path: str = "recipe.json"  # "-": stdout
-    # The third-party layer's recipe; None: `<stem>.deps.json` beside --recipe-path (none on stdout).
+    # The third-party layer's recipe; None: `<stem>.deps.json` beside a --recipe-path file (none beside
+    # stdout, a device or a pipe: `deps_recipe_path`).
     deps_recipe_path: str | None = None
     out_dir: Path | None = None  # the skeleton tree instead of a recipe file
     explain: bool = False  # the plan and why, on stdout, before the output
