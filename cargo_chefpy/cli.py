@@ -17,7 +17,15 @@ from typing import Any, NoReturn
 from cargo_chefpy import __version__
 from cargo_chefpy.errors import EXIT_CODES, ChefError, Terminated, UsageError
 from cargo_chefpy.log import Log
-from cargo_chefpy.options import CargoOptions, Command, check_extra, validate_profile
+from cargo_chefpy.options import (
+    CargoOptions,
+    Command,
+    PrepareOptions,
+    Selection,
+    check_extra,
+    check_prepare_output,
+    validate_profile,
+)
 
 PROG = "cargo chefpy"
 
@@ -361,7 +369,6 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         )
     if ns.explain and ns.recipe_path == "-":
         raise UsageError("--explain and --recipe-path - both print on stdout", hint="pass only one of them")
-    from cargo_chefpy.options import PrepareOptions, Selection, check_prepare_output
     from cargo_chefpy.project import start_project
 
     selection = Selection(
@@ -379,8 +386,8 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         sources_dir=ns.sources_dir,
     )
     check_prepare_output(options, cwd)  # every usage error before cargo starts
-    # cargo metadata runs while prepare's modules load: prepare takes 1.6x instead of 2.0x cargo
-    # metadata's time at 500 members (BENCHMARKS.md, "Prepare").
+    # cargo metadata runs while prepare's modules load. With entry's gc.freeze, this took prepare at 500
+    # members from 2.15x to 1.93x cargo metadata's time (interleaved A/B; BENCHMARKS.md, Tool overhead).
     with start_project(cwd, options.manifest_path) as project:
         from cargo_chefpy.prepare import run
 
