@@ -144,10 +144,9 @@ def prune_lock(
         after = _read_lock(path)
         if after is not None and after != before:
             old = lockfile.parse_lock(before.decode("utf-8", errors="replace"))
-            new = lockfile.parse_lock(after.decode("utf-8", errors="replace"))
-            drops = lockfile.dropped(old, new)
-            kept = set(drops) <= set(st.lock_drops) and not lockfile.beyond_pruning(old, new)
-    except ProjectError:  # cargo wrote a lock we cannot read: put ours back
+            drops, changes = lockfile.cargos_changes(old, after)
+            kept = not changes and set(drops) <= set(st.lock_drops)
+    except ProjectError:  # our own lock does not parse: cargo's error says why
         kept = False
     finally:
         if not kept:

@@ -200,39 +200,26 @@ def _missing_file(path: Path, workspace: Path, reader: str) -> InputError:
     )
 
 
-def _lock_file(rec: Recipe) -> RecipeFile:
-    prefix = "" if rec.workspace == "." else f"{rec.workspace}/"
-    return next(f for f in rec.files if f.path == f"{prefix}Cargo.lock")  # recipe_lock checked it is there
-
-
 def lock_drops(
-    rec: Recipe, root: Path, lock: lockfile.Lock, workspace: Path, *, strict: bool, log: Log | None = None
+    lock: lockfile.Lock, workspace: Path, *, strict: bool, log: Log | None = None
 ) -> tuple[str, ...]:
     """What cargo dropped from the recipe's Cargo.lock when it just resolved the skeleton
     (`lockfile.dropped`). Cargo must only have pruned it (lockfile.beyond_pruning); if not, the
     workspace's lock is out of date: `strict` (before the build) refuses it, as --locked would; after
     the build, a warning says so and nothing is returned (build then lets cargo drop nothing)."""
-    path = workspace / "Cargo.lock"
     try:
-        data = path.read_bytes()
+        data = (workspace / "Cargo.lock").read_bytes()
     except OSError:  # cargo wrote no readable lock: the recipe's is written back
         return ()
-    if data == _lock_file(rec).data:
-        return ()
-    try:
-        cargos = lockfile.parse_lock(data.decode("utf-8", errors="replace"))
-        changes = lockfile.beyond_pruning(lock, cargos)
-    except ProjectError as exc:
-        changes = [exc.message]
+    drops, changes = lockfile.cargos_changes(lock, data)
     if not changes:
-        return tuple(lockfile.dropped(lock, cargos))
+        return tuple(drops)
     what = f"cargo changed the recipe's Cargo.lock beyond dropping unused entries ({'; '.join(changes[:3])})"
     hint = (
         "the workspace's Cargo.lock is out of date with its manifests: run `cargo update --workspace` "
         "where the workspace is, commit Cargo.lock, and prepare again"
     )
-    if strict:
-        skeleton.restore_locks(rec, root)
+    if strict:  # cook writes the recipe's lock back (its finally)
         raise ProjectError(what, hint=hint)
     if log is not None:
         log.warning(f"{what}: the cooked versions are cargo's, not the lock's; {hint}")
@@ -243,7 +230,6 @@ def resolve_first(
     cargo_bin: str,
     rec: Recipe,
     *,
-    root: Path,
     lock: lockfile.Lock,
     workspace: Path,
     build: CargoOptions,
@@ -270,7 +256,7 @@ def resolve_first(
         cargo.capture(cargo_bin, resolve, cwd=workspace)
     else:
         return None
-    return lock_drops(rec, root, lock, workspace, strict=True)
+    return lock_drops(lock, workspace, strict=True)
 
 
 def cook_build(
@@ -461,10 +447,10 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     found = artifacts.StubArtifacts(stub_dirs=stub_dirs)
     scripts = watch.BuildScripts()
     try:  # cargo may rewrite Cargo.lock from here on: the recipe's is written back, whatever happens
-        drops = resolve_first(cargo_bin, rec, root=root, lock=lock, workspace=workspace, build=build, log=log)
+        drops = resolve_first(cargo_bin, rec, lock=lock, workspace=workspace, build=build, log=log)
         cook_build(cargo_bin, build, root=root, workspace=workspace, found=found, scripts=scripts, log=log)
         if drops is None:  # the build itself resolved the skeleton
-            drops = lock_drops(rec, root, lock, workspace, strict=False, log=log)
+            drops = lock_drops(lock, workspace, strict=False, log=log)
     finally:
         for lock_path in skeleton.restore_locks(rec, root):
             log.debug(

@@ -204,6 +204,13 @@ def _output_target(path: Path, *, what: str) -> tuple[Path, bool, int | None]:
     )
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to the descriptor `fd`, unbuffered (os.write may write part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _stream(path: Path, data: bytes) -> bool:
     """Write `data` into an open-able device or pipe; False if `path` turned out to be something else."""
     try:
@@ -214,9 +221,7 @@ def _stream(path: Path, data: bytes) -> bool:
         kind = os.fstat(fd).st_mode
         if not (stat.S_ISCHR(kind) or stat.S_ISFIFO(kind)):  # replaced since the check
             return False
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
     except OSError as exc:
         raise write_error(path, exc) from None
     finally:

@@ -186,6 +186,16 @@ def dropped(recipe: Lock, cargos: Lock) -> list[str]:
     ]
 
 
+def cargos_changes(recipe: Lock, data: bytes) -> tuple[list[str], list[str]]:
+    """What cargo did to the lock `recipe` when it wrote `data` over it: (the packages it dropped, the
+    changes beyond dropping, `beyond_pruning`). A lock that cannot be read is all change."""
+    try:
+        cargos = parse_lock(data.decode("utf-8", errors="replace"))
+    except ProjectError as exc:
+        return [], [exc.message]
+    return dropped(recipe, cargos), beyond_pruning(recipe, cargos)
+
+
 def reachable(lock: Lock, roots: Iterable[tuple[str, str]]) -> list[LockPackage]:
     """The packages reachable from the local packages `roots` ((name, version) pairs), over every
     dependency kind, in the lock's order."""

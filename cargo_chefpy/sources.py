@@ -38,6 +38,7 @@ from cargo_chefpy.fsutil import (
     remove_dirs,
     remove_tree,
     walk,
+    write_all,
     write_error,
 )
 from cargo_chefpy.workspace import relative
@@ -241,9 +242,7 @@ def _copy(full: str, target: Path) -> None:
                 if not chunk:
                     break
                 try:
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(dest, view) :]
+                    write_all(dest, chunk)
                 except OSError as exc:
                     raise write_error(target, exc) from None
             try:
