@@ -435,17 +435,22 @@ def _parse_document(text: str, where: str) -> Any:
         raise unparsable(where, str(exc)) from None
 
 
+def _drop_path_entries(table: Any, root: str, directories: frozenset[str] | set[str]) -> None:
+    """Remove the entries of a dependency-like table whose `path` is one of these crate directories."""
+    for name in list(table):
+        spec = table[name]
+        path = spec.get("path") if isinstance(spec, dict) else None
+        if isinstance(path, str) and normalise(os.path.join(root, path)) in directories:
+            del table[name]
+
+
 def _drop_path_dependencies(workspace: Any, root: str, directories: frozenset[str] | set[str]) -> None:
     """Remove the [workspace.dependencies] entries whose path is one of these crate directories (and
     the table, if left empty): they name crates the tree leaves out."""
     deps = workspace.get("dependencies")
     if not isinstance(deps, dict) or not directories:
         return
-    for name in list(deps):
-        spec = deps[name]
-        path = spec.get("path") if isinstance(spec, dict) else None
-        if isinstance(path, str) and normalise(os.path.join(root, path)) in directories:
-            del deps[name]
+    _drop_path_entries(deps, root, directories)
     if not deps:
         del workspace["dependencies"]
 
@@ -459,11 +464,7 @@ def _drop_patches(doc: Any, root: str, directories: frozenset[str] | set[str]) -
         table = patch[source]
         if not isinstance(table, dict):
             continue
-        for name in list(table):
-            spec = table[name]
-            path = spec.get("path") if isinstance(spec, dict) else None
-            if isinstance(path, str) and normalise(os.path.join(root, path)) in directories:
-                del table[name]
+        _drop_path_entries(table, root, directories)
         if not table:
             del patch[source]
     if not patch:
