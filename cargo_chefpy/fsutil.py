@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 from cargo_chefpy.errors import WriteError
 
@@ -175,15 +177,46 @@ def is_stream(path: Path) -> bool:
     return stat.S_ISCHR(kind) or stat.S_ISFIFO(kind)
 
 
+STANDARD_STREAMS: Final = ("stdin", "stdout", "stderr")
+
+
+def _closed_standard_stream(path: Path) -> str | None:
+    """The name of a standard stream ("stdout") when `path` leads, through symlinks (/dev/stdout,
+    /dev/fd/1, /proc/self/fd/1, a link to one of them), to a standard descriptor that was closed when the
+    process started. Python leaves that stream None, and the cli gave the descriptor /dev/null
+    (`_reserve_standard_descriptors`), which would otherwise swallow the output without a word."""
+    closed = {fd: name for fd, name in enumerate(STANDARD_STREAMS) if getattr(sys, name) is None}
+    current = os.path.abspath(path)
+    if not closed:
+        return None
+    for _ in range(40):  # the kernel's own limit on a chain of symlinks
+        directory, name = os.path.split(current)
+        directory = os.path.realpath(directory)  # /dev/fd and /proc/self are symlinks themselves
+        if name.isdigit() and re.fullmatch(rf"/proc/{os.getpid()}(/task/\d+)?/fd", directory):
+            return closed.get(int(name))
+        link = os.path.join(directory, name)
+        try:
+            current = os.path.join(directory, os.readlink(link))
+        except OSError:  # not a symlink (or gone): the chain ends in a real file
+            return None
+    return None
+
+
 def _output_target(path: Path, *, what: str) -> tuple[Path, bool, int | None]:
     """Where a user-named output goes: (the path to write, whether to stream into it, the mode to keep).
 
     - a character device or a named pipe (/dev/null, /dev/stdout, /proc/self/fd/N, a FIFO) is opened
-      and streamed to, never replaced;
+      and streamed to, never replaced; a standard stream closed when the process started is refused;
     - a symlink is followed, and its target (even a missing one) written atomically;
     - a regular file is replaced atomically, keeping its permission bits;
     - a directory, a block device or a socket is refused.
     """
+    closed = _closed_standard_stream(path)
+    if closed is not None:
+        raise WriteError(
+            f"the {what} {path} cannot be written: {closed} is closed",
+            hint=f"give the command a {closed} that accepts output (e.g. `> file`), or pass a file name",
+        )
     try:
         st = os.stat(path)  # follows symlinks, and /proc/self/fd/N to the open file itself
     except FileNotFoundError:

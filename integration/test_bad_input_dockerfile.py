@@ -43,6 +43,13 @@ def dockerfile_to_closed_stdout(lab: Lab) -> Run:
     return Run(["dockerfile", "-p", "serviceZ"], ws, (ws,), stdout="closed")
 
 
+@case(6, "dockerfile: --output through a link to /dev/fd/1, stdout closed", "stdout is closed", "a file name")
+def dockerfile_to_a_link_to_closed_stdout(lab: Lab) -> Run:
+    ws = lab.workspace()
+    (ws / "out").symlink_to("/dev/fd/1")
+    return Run(["dockerfile", "-p", "serviceZ", "--output", "out"], ws, (ws,), stdout="closed")
+
+
 @case(6, "dockerfile: a full stdout", "no space left")
 def dockerfile_to_full_stdout(lab: Lab) -> Run:
     ws = lab.workspace()

@@ -353,6 +353,14 @@ def prepare_recipe_to_closed_stdout(lab: Lab) -> Run:
     return Run(["prepare", "-p", "serviceZ", "--recipe-path", "-"], ws, (ws,), stdout="closed")
 
 
+@case(6, "prepare: --recipe-path /dev/stdout with stdout closed (`>&-`)", "stdout is closed", "a file name")
+def prepare_recipe_to_dev_stdout_closed(lab: Lab) -> Run:
+    """The closed descriptor is given /dev/null at start, so that cargo never writes into a file of ours;
+    a path leading to it must not swallow the recipe and exit 0."""
+    ws = lab.workspace()
+    return Run(["prepare", "-p", "serviceZ", "--recipe-path", "/dev/stdout"], ws, (ws,), stdout="closed")
+
+
 @case(6, "prepare: --recipe-path - with a full stdout (`>/dev/full`)", "no space left")
 def prepare_recipe_to_full_stdout(lab: Lab) -> Run:
     ws = lab.workspace()

@@ -299,3 +299,44 @@ def test_an_output_in_a_missing_directory_is_refused_before_any_work(tmp_path: P
     with pytest.raises(WriteError, match="does not exist") as info:
         fsutil.check_output(tmp_path / "nodir" / "recipe.json", what="recipe path")
     assert "create the directory" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("closed", "path", "named"),
+    [
+        ("stdout", "/dev/stdout", "stdout"),
+        ("stdout", "/dev/fd/1", "stdout"),
+        ("stdout", "/proc/self/fd/1", "stdout"),
+        ("stdout", f"/proc/{os.getpid()}/fd/1", "stdout"),
+        ("stdout", "link-to-link", "stdout"),
+        ("stderr", "/dev/stderr", "stderr"),
+        ("stdout", "/dev/stderr", None),  # stderr is open
+        ("stdout", "/dev/null", None),  # named as itself: a place to discard output, as asked
+        ("stdout", "file", None),
+        ("stdout", "missing", None),
+    ],
+)
+def test_an_output_leading_to_a_standard_stream_closed_at_start_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed: str, path: str, named: str | None
+) -> None:
+    """Python leaves a stream closed at start None (the cli then gives its descriptor /dev/null)."""
+    (tmp_path / "link").symlink_to("/dev/stdout")
+    (tmp_path / "link-to-link").symlink_to("link")
+    (tmp_path / "file").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, closed, None)
+    try:
+        found = fsutil._closed_standard_stream(Path(path))
+        raised = None
+        try:
+            fsutil.check_output(Path(path), what="recipe")
+        except WriteError as exc:
+            raised = exc
+    finally:
+        monkeypatch.undo()
+    assert found == named
+    if named is None:
+        assert raised is None
+    else:
+        assert raised is not None
+        assert str(raised) == f"the recipe {path} cannot be written: {named} is closed"
