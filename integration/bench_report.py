@@ -706,6 +706,18 @@ def day_section(day: dict[str, Any], *, cook_timing: str | None, note: Sequence[
         "and that figure is charged to every edit of the kind in both modes (marked *).",
         "",
     ]
+    sampled = [r for r in day["rows"] if len(r.get("final_samples") or ()) > 1]
+    if sampled:
+        sizes = sorted({len(r["final_samples"]) for r in sampled})
+        approaches_sampled = [a for a in DAY_APPROACHES if any(r["approach"] == a for r in sampled)]
+        out += [
+            f"Library edits, {' and '.join(approaches_sampled)}: each row is the median of "
+            f"{'/'.join(map(str, sizes))} samples (the cook stages the edit rebuilt, run again from the "
+            "layer beneath them; the final stage, run again on the same layer), because their ratio is a "
+            "target and one slow final stage moves it by 10%. Every sample is in the results file. Every "
+            "other row is one sample.",
+            "",
+        ]
     if cook_timing != "commands":
         out += [
             "**These results predate the timing rule described under The workspace and the approaches**: "

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from integration import bench
+from integration.bench_day import LIBRARY_KINDS, MODES, STACKED, Row, _resample
+from integration.bench_flow import ChefFlow, Stage
 from integration.bench_report import (
     day_checks,
     day_ratios,
@@ -170,3 +172,55 @@ def test_report_only_reads_results_json_and_the_later_day_json_beside_it(
     merged, read = bench.load_results(tmp_path)
     assert read == [tmp_path / "results.json", tmp_path / "day.json"]
     assert merged["day"]["totals"] == run["day"]["totals"]
+
+
+def test_library_rows_sampled_several_times_are_said_to_be_medians(run: dict[str, Any]) -> None:
+    assert not any("median of" in line for line in day_section(run["day"], cook_timing="commands"))
+    rows = [
+        {**r, "final_samples": [r["final_seconds"]] * 3}
+        if r["kind"] in LIBRARY_KINDS and r["approach"] in (STACKED, "cargo-chef style")
+        else r
+        for r in run["day"]["rows"]
+    ]
+    text = "\n".join(day_section({**run["day"], "rows": rows}, cook_timing="commands"))
+    assert "Library edits, stacked chefpy and cargo-chef style: each row is the median of 3 samples" in text
+
+
+class _Sampled(ChefFlow):
+    """A flow whose cook and final stages take the seconds it is given, one after the other."""
+
+    def __init__(self, cooks: list[float], finals: list[float]) -> None:
+        self.cooks_left, self.finals_left = cooks, finals
+
+    def recook(self) -> float:
+        return self.cooks_left.pop(0)
+
+    def run_final(self, *, preserve_mtimes: bool) -> Stage:
+        seconds = self.finals_left.pop(0)
+        return Stage(compiled=frozenset({"libB"}), seconds=seconds, cpu_seconds=0.0, output="")
+
+
+def _rows(cook: float, finals: tuple[float, float]) -> list[Row]:
+    return [
+        Row(edit="libB edit 1", kind="libB", approach=STACKED, mode=mode, cook_seconds=cook, final_seconds=f)
+        for (mode, _), f in zip(MODES, finals, strict=True)
+    ]
+
+
+def test_a_resampled_library_edit_holds_the_medians_of_its_cooks_and_of_each_modes_final_stages() -> None:
+    rows = _rows(5.0, (1.0, 1.1))
+    # Samples 2 and 3, in the order they run: a cook, then the final stage in each mode.
+    flow = _Sampled(cooks=[4.0, 9.0], finals=[3.0, 1.2, 0.9, 1.4])
+    _resample(flow, rows, rebuilt=True)
+    assert [r.cook_samples for r in rows] == [[5.0, 4.0, 9.0]] * 2
+    assert [r.final_samples for r in rows] == [[1.0, 3.0, 0.9], [1.1, 1.2, 1.4]]
+    assert [(r.cook_seconds, r.final_seconds) for r in rows] == [(5.0, 1.0), (5.0, 1.2)]
+    assert (flow.cooks_left, flow.finals_left) == ([], [])
+
+
+def test_a_resampled_edit_that_reused_its_cooked_layer_samples_only_its_final_stages() -> None:
+    rows = _rows(0.0, (6.0, 11.0))
+    flow = _Sampled(cooks=[], finals=[5.0, 12.0, 7.0, 10.0])
+    _resample(flow, rows, rebuilt=False)
+    assert [(r.cook_seconds, r.final_seconds) for r in rows] == [(0.0, 6.0), (0.0, 11.0)]
+    assert [r.cook_samples for r in rows] == [[], []]
