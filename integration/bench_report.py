@@ -595,12 +595,18 @@ def day_ratios(day: dict[str, Any], mode: str, kinds: Sequence[str]) -> list[tup
     return [(m["edit"], _row_seconds(m) / _row_seconds(t)) for m, t in zip(mine, theirs, strict=True)]
 
 
+def _ratio(ratio: float, target: float) -> str:
+    """`1.05x`; with a third decimal where two would round a miss onto the target (`1.101x`, not `1.10x`)."""
+    text = f"{ratio:.2f}x"
+    return f"{ratio:.3f}x" if ratio > target and text == f"{target:.2f}x" else text
+
+
 def _by_kind(day: dict[str, Any], mode: str, ratios: Sequence[tuple[str, float]]) -> str:
     """`libB 0.84x 1.23x 1.30x, libA-description 1.49x`: the ratios grouped by kind of edit."""
     kinds = {r["edit"]: r["kind"] for r in day_rows(day, DAY_STACKED, mode)}
     grouped: dict[str, list[str]] = {}
     for edit, ratio in ratios:
-        grouped.setdefault(kinds[edit], []).append(f"{ratio:.2f}x")
+        grouped.setdefault(kinds[edit], []).append(_ratio(ratio, DAY_LIBRARY_TARGET))
     return ", ".join(f"{kind} {' '.join(values)}" for kind, values in grouped.items())
 
 
@@ -753,10 +759,11 @@ def day_section(day: dict[str, Any], *, cook_timing: str | None, note: Sequence[
             mine = next(r for r in day_rows(day, DAY_STACKED, m) if r["edit"] == edit)
             theirs = next(r for r in day_rows(day, DAY_CHEF, m) if r["edit"] == edit)
             ratio = _row_seconds(mine) / _row_seconds(theirs)
-            mark = ""
+            text = f"{ratio:.2f}x"
             if mine["kind"] in DAY_LIBRARY_KINDS:
-                mark = " met" if ratio <= DAY_LIBRARY_TARGET else " **missed**"
-            row += [_s(_row_seconds(mine)), _s(_row_seconds(theirs)), f"{ratio:.2f}x{mark}"]
+                text = _ratio(ratio, DAY_LIBRARY_TARGET)
+                text += " met" if ratio <= DAY_LIBRARY_TARGET else " **missed**"
+            row += [_s(_row_seconds(mine)), _s(_row_seconds(theirs)), text]
         rows.append(row)
     header = ["edit"]
     for m in modes:

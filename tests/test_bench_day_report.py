@@ -224,3 +224,18 @@ def test_a_resampled_edit_that_reused_its_cooked_layer_samples_only_its_final_st
     _resample(flow, rows, rebuilt=False)
     assert [(r.cook_seconds, r.final_seconds) for r in rows] == [(0.0, 6.0), (0.0, 11.0)]
     assert [r.cook_samples for r in rows] == [[], []]
+
+
+def test_a_library_ratio_just_over_its_target_is_never_printed_as_the_target(run: dict[str, Any]) -> None:
+    """1.1008x would print as 1.10x next to **missed**: a third decimal says why it is a miss."""
+    seconds = {STACKED: 5.8036, "cargo-chef style": 5.2723}
+    rows = [
+        {**r, "cook_seconds": 0.0, "final_seconds": seconds[r["approach"]]}
+        if r["edit"] == "libB edit 1" and r["approach"] in seconds
+        else r
+        for r in run["day"]["rows"]
+    ]
+    day = {**run["day"], "rows": rows}
+    assert "libB 1.101x" in day_checks(day)[1][1]
+    assert "| 1.101x **missed** |" in "\n".join(day_section(day, cook_timing="commands"))
+    assert "libB 0.84x" in day_checks(run["day"])[1][1]  # two decimals otherwise
