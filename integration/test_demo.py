@@ -25,15 +25,24 @@ def test_shipped_example_is_exactly_the_generated_seed() -> None:
     assert shipped == files
 
 
-def test_demo_shows_only_service_z_recompiling_after_an_edit() -> None:
+def test_demo_shows_only_service_z_recompiling_after_an_edit_and_layer_1_cached_after_a_library_edit() -> (
+    None
+):
     proc = subprocess.run(
         [sys.executable, "-m", "integration.demo"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
     rows = [re.split(r"\s{2,}", line) for line in proc.stdout.splitlines() if line.startswith("cargo-chef")]
-    table = {(r[0], r[1]): (r[2], r[3]) for r in rows if len(r) == 5}
-    assert table[("cargo-chefpy", "edit serviceZ")] == ("CACHED", "serviceZ")
-    assert table[("cargo-chefpy", "edit serviceZ, CI fresh checkout")] == ("CACHED", "serviceZ")
-    assert table[("cargo-chefpy", "edit libB")][1] == "serviceZ"
-    assert table[("cargo-chef style (--stub-all)", "edit serviceZ")][1] == "libA, libB, libC, serviceZ"
+    table = {(r[0], r[1]): tuple(r[2:5]) for r in rows if len(r) == 6}
+    assert table[("cargo-chefpy", "edit serviceZ")] == ("1: CACHED, 2: CACHED", "-", "serviceZ")
+    assert table[("cargo-chefpy", "edit serviceZ, CI fresh checkout")] == (
+        "1: CACHED, 2: CACHED",
+        "-",
+        "serviceZ",
+    )
+    cooked, cook_compiled, final = table[("cargo-chefpy", "edit libB")]
+    assert cooked.startswith("1: CACHED, 2: rebuilt")
+    assert cook_compiled == "fake-patched, libA, libB, libC, serviceZ"  # no vendored crate
+    assert final == "serviceZ"
+    assert table[("cargo-chef style (--stub-all)", "edit serviceZ")][2] == "libA, libB, libC, serviceZ"
     assert "stub     serviceZ" in proc.stdout
