@@ -320,7 +320,7 @@ def resolve_extra(root: str, specs: Sequence[str], source: str, crate_dirs: set[
         for path in matched:
             real = os.path.realpath(path)
             if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
-                raise ProjectError(
+                raise error(
                     f"the extra path {relative(path, root)} ({source}) leads outside the workspace "
                     f"(to {real})",
                     hint=f"{fix.format(spec)}: copy what it points to into the workspace",

@@ -90,7 +90,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (2, "usage error: unknown or contradictory flags, or a contradictory selection"),
     (3, "project error: no Cargo.toml, an unparsable manifest, a missing or out-of-date Cargo.lock"),
     (4, "selection error: a -p/--bin/--stub/--keep/--include matching nothing, or a --keep needing a stub"),
-    (5, "recipe error: not a recipe, an older or newer format version, unsafe or duplicate paths"),
+    (5, "recipe error: not a recipe, another format version, unsafe or duplicate paths, the wrong layer"),
     (6, "write error: a path that cannot be written, or differing files that cook refuses to overwrite"),
     (7, "cargo error: cargo not found, or `cargo metadata`/`cargo fetch` failed"),
     (8, "input error: a vendored directory or a file that the recipe needs is missing or incomplete"),

@@ -282,6 +282,7 @@ def test_explain_shows_the_extra_paths_and_where_they_come_from(tmp_path: Path) 
     [
         ("../outside", 2, "outside the workspace root"),
         ("/etc/passwd", 2, "outside the workspace root"),
+        ("link-out", 2, "leads outside the workspace"),  # a symlink in the root: resolved, as said
         ("missing.proto", 4, "matches nothing"),
         ("proto/*.missing", 4, "matches nothing"),
         ("protolib", 4, "is a package directory"),
@@ -292,6 +293,7 @@ def test_a_bad_extra_path_is_one_error_and_one_hint(
 ) -> None:
     root = outside_reads_workspace(tmp_path)
     (tmp_path / "context" / "outside").mkdir()
+    (root / "link-out").symlink_to(tmp_path / "context" / "outside")
     proc = chefpy(["prepare", "-p", "app", "--include", spec], root)
     assert proc.returncode == code, proc.stderr
     lines = proc.stderr.splitlines()

@@ -193,8 +193,10 @@ def test_extra_paths_are_files_directories_or_globs_inside_the_root(tmp_path: Pa
         resolve_extra(str(root), ["../x"], "--include", set())
     with pytest.raises(ProjectError, match="outside the workspace root"):
         resolve_extra(str(root), ["/etc"], "workspace.metadata.chefpy.include", set())
-    with pytest.raises(ProjectError, match="leads outside the workspace"):
+    with pytest.raises(UsageError, match="leads outside the workspace"):
         resolve_extra(str(root), ["escape"], "--include", set())
+    with pytest.raises(ProjectError, match="leads outside the workspace"):
+        resolve_extra(str(root), ["escape"], "workspace.metadata.chefpy.include", set())
     with pytest.raises(SelectionError, match="matches nothing"):
         resolve_extra(str(root), ["*.missing"], "--include", set())
     with pytest.raises(SelectionError, match="is a package directory"):
