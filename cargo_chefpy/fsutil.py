@@ -186,9 +186,9 @@ def _closed_standard_stream(path: Path) -> str | None:
     process started. Python leaves that stream None, and the cli gave the descriptor /dev/null
     (`_reserve_standard_descriptors`), which would otherwise swallow the output without a word."""
     closed = {fd: name for fd, name in enumerate(STANDARD_STREAMS) if getattr(sys, name) is None}
-    current = os.path.abspath(path)
     if not closed:
         return None
+    current = os.path.abspath(path)
     for _ in range(40):  # the kernel's own limit on a chain of symlinks
         directory, name = os.path.split(current)
         directory = os.path.realpath(directory)  # /dev/fd and /proc/self are symlinks themselves
