@@ -211,6 +211,27 @@ def _file_entry(
     return RecipeFile(path=path, data=b"".join(chunks), executable=bool(st.st_mode & stat.S_IXUSR), role=role)
 
 
+def _refuse_symlinked_parents(recipe_root: str, path: str, real: set[str]) -> None:
+    """Every directory above the recipe path `path` must be a real directory in the context: cook writes a
+    real one there, and the final stage's `COPY . .` (BuildKit) cannot replace a directory with a symlink.
+    `real`: the directories (recipe-relative) already found real, extended here."""
+    parts = path.split("/")[:-1]
+    for i in range(len(parts)):
+        rel = "/".join(parts[: i + 1])
+        if rel in real:
+            continue
+        full = os.path.join(recipe_root, rel)
+        if os.path.islink(full):
+            target, base = os.path.realpath(full), os.path.realpath(recipe_root)
+            where = relative(target, base) if inside(target, base) else target
+            raise ProjectError(
+                f"{rel} is a symlink to the directory {where}, which cargo-chefpy does not carry"
+                f" ({path} is under it; cook would write a real directory that `COPY . .` cannot replace)",
+                hint=f"replace the symlink {rel} with the directory it points to ({where})",
+            )
+        real.add(rel)
+
+
 def _not_regular(full: str) -> ProjectError:
     return ProjectError(
         f"{full} is not a regular file (a pipe, socket or device)",
@@ -444,8 +465,10 @@ def build_recipe(
         return joined or "."
 
     files: dict[str, RecipeFile] = {}
+    real_directories: set[str] = {"."}
 
     def add(f: RecipeFile) -> None:
+        _refuse_symlinked_parents(recipe_root, f.path, real_directories)
         files[f.path] = f
 
     root_path = at(ws, "Cargo.toml")  # written last: it keeps what the crates below take from it
