@@ -130,18 +130,22 @@ def load_workspace(
     root_text = read_text(root_manifest_path)
     root_doc = parse(root_text, root_manifest_path)
     crates: dict[str, LocalCrate] = {}
+    patched = set(patch_paths(root_doc, root))
     for package in metadata.members:
         directory = normalise(package.directory)
         deps = sorted({normalise(d.path) for d in package.dependencies if d.path is not None})
+        # A member that a [patch] entry points at (a fork kept in the monorepo) is a [patch] crate: the
+        # lock's graph, not the members' path dependencies, says whether the targets use it.
+        fork = directory in patched and directory != root
         crates[directory] = LocalCrate(
             name=package.name,
             version=package.version,
             directory=directory,
-            member=True,
+            member=not fork,
             local_deps=tuple(deps),
-            package=package,
+            package=None if fork else package,
+            via_patch=fork,
         )
-    patched = set(patch_paths(root_doc, root))
     pending = sorted(patched | {d for c in crates.values() for d in c.local_deps} - set(crates))
     while pending:
         directory = pending.pop()

@@ -492,6 +492,11 @@ def prepare_symlink_loop_in_kept_crate(lab: Lab) -> Run:
     return prepare_in(ws, "-p", "serviceZ")
 
 
+@case(4, "prepare: -p names a [patch] crate", "fake-patched, a [patch] crate", "depends on it")
+def prepare_target_is_a_patch_crate(lab: Lab) -> Run:
+    return prepare_in(lab.workspace(), "-p", "fake-patched")
+
+
 def _symlink_directory(ws: Path, link: str, real: str) -> None:
     """Move the directory `link` to `real` and leave a symlink to it behind (relative, as in a checkout)."""
     (ws / real).parent.mkdir(parents=True, exist_ok=True)

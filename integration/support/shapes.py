@@ -50,6 +50,12 @@ REGISTRY: Final = (
     FakeCrate(name="fake-extra", version="0.1.0"),
     FakeCrate(name="fake-log", version="0.4.0"),
     FakeCrate(name="fake-rc", version="0.5.0-rc.1"),
+    FakeCrate(
+        name="fake-uses-log",
+        version="0.1.0",
+        deps={"fake-log": "0.4"},
+        lib_rs="pub fn fake_uses_log() -> &'static str {\n    fake_log::fake_log()\n}\n",
+    ),
 )
 """The one fake crates.io every shape vendors from (a shape takes the crates it names)."""
 
@@ -756,6 +762,41 @@ def _patch_path_crate() -> Shape:
     )
 
 
+def _patch_member() -> Shape:
+    """`[patch.crates-io]` entries that point at workspace members (forks kept in the monorepo): fake-log's,
+    used by the app and by a third-party crate, its version and edition inherited; fake-extra's, which
+    the app does not use (pruned, its [patch] entry with it)."""
+    root = workspace(
+        "app",
+        "forks/fake-log",
+        "forks/fake-extra",
+        extra=(
+            '[workspace.package]\nversion = "0.4.9"\nedition = "2021"\n\n'
+            '[patch.crates-io]\nfake-log = { path = "forks/fake-log" }\n'
+            'fake-extra = { path = "forks/fake-extra" }\n'
+        ),
+    )
+    fork = '[package]\nname = "fake-log"\nversion.workspace = true\nedition.workspace = true\n'
+    files = {
+        "Cargo.toml": root,
+        "forks/fake-log/Cargo.toml": fork,
+        "forks/fake-log/src/lib.rs": lib_rs(
+            "forked-log", "pub fn fake_log() -> &'static str {\n    GREETING\n}\n"
+        ),
+        "forks/fake-extra/Cargo.toml": package("fake-extra", "0.1.5"),
+        "forks/fake-extra/src/lib.rs": lib_rs("forked-extra"),
+        "app/Cargo.toml": package("app", deps='fake-log = "0.4"\nfake-uses-log = "0.1"\n'),
+        "app/src/main.rs": bin_rs("app", ["fake_log::fake_log()", "fake_uses_log::fake_uses_log()"]),
+    }
+    return _simple(
+        "patch-entries-that-are-members",
+        files=files,
+        vendored=("fake-log", "fake-uses-log", "fake-extra"),
+        extra_edits=(_edit_lib("forks/fake-log/src/lib.rs", "forked-log"),),
+        expect=["forked-log v2", "forked-log v2"],
+    )
+
+
 def _outside_path_dep() -> Shape:
     files = {
         "Cargo.toml": workspace("app"),
@@ -982,6 +1023,7 @@ def all_shapes() -> tuple[Shape, ...]:
         _excluded_member(),
         _patch_path_crate(),
         _outside_path_dep(),
+        _patch_member(),
         _build_scripts(),
         _examples_tests(),
         _version_0_0_1(),
