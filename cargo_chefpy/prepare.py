@@ -435,6 +435,7 @@ def build_recipe(
     pruned_lock = lockfile.write_lock(lock, kept_packages, masks)
     # A [patch] crate that the pruned graph does not use would need a [[patch.unused]] entry under
     # --locked; it is not needed either, so its [patch] entry goes and its files are not carried.
+    # A [patch] of the cargo config stays, used or not: the config is carried as is, and cargo reads it.
     if layer is Layer.LOCAL:
         used = {(p.name, p.version) for p in kept_packages if p.source is None}
         plan = drop_unused(
@@ -442,7 +443,7 @@ def build_recipe(
             {
                 d.crate.directory
                 for d in plan.of(CrateClass.EXTERNAL)
-                if (d.crate.name, d.crate.version) in used
+                if (d.crate.name, d.crate.version) in used or d.crate.patch_in_config
             },
         )
     # The local crates outside the workspace: external, or stubbed in layer 1.

@@ -797,6 +797,34 @@ def _patch_member() -> Shape:
     )
 
 
+def _patch_in_cargo_config() -> Shape:
+    """`[patch.crates-io]` in `.cargo/config.toml`, not in the manifest: fake-log's fork, which the app uses,
+    and fake-extra's, which nothing uses (cargo still reads its manifest, so it must be there)."""
+    config = (
+        CARGO_CONFIG + '\n[patch.crates-io]\nfake-log = { path = "forks/fake-log" }\n'
+        'fake-extra = { path = "forks/fake-extra" }\n'
+    )
+    files = {
+        ".cargo/config.toml": config,
+        "Cargo.toml": workspace("app"),
+        "forks/fake-log/Cargo.toml": package("fake-log", "0.4.5"),
+        "forks/fake-log/src/lib.rs": lib_rs(
+            "forked-log", "pub fn fake_log() -> &'static str {\n    GREETING\n}\n"
+        ),
+        "forks/fake-extra/Cargo.toml": package("fake-extra", "0.1.5"),
+        "forks/fake-extra/src/lib.rs": lib_rs("forked-extra"),
+        "app/Cargo.toml": package("app", deps='fake-log = "0.4"\n'),
+        "app/src/main.rs": bin_rs("app", ["fake_log::fake_log()"]),
+    }
+    return _simple(
+        "patch-in-cargo-config",
+        files=files,
+        vendored=("fake-log", "fake-extra"),
+        extra_edits=(_edit_lib("forks/fake-log/src/lib.rs", "forked-log"),),
+        expect=["forked-log v2"],
+    )
+
+
 def _outside_path_dep() -> Shape:
     files = {
         "Cargo.toml": workspace("app"),
@@ -1024,6 +1052,7 @@ def all_shapes() -> tuple[Shape, ...]:
         _patch_path_crate(),
         _outside_path_dep(),
         _patch_member(),
+        _patch_in_cargo_config(),
         _build_scripts(),
         _examples_tests(),
         _version_0_0_1(),
