@@ -825,6 +825,101 @@ def _patch_in_cargo_config() -> Shape:
     )
 
 
+def _workspace_path_deps_features() -> Shape:
+    """[workspace.dependencies] path entries taken with `workspace = true` plus features/optional, `dep:` and
+    weak `dep?/feat` features on local optional dependencies, `package.workspace = ".."` written out, a
+    `[lib] name` override, [workspace.lints], and a dev-dependency cycle (liba <-> testutil)."""
+    root = workspace(
+        "app",
+        "liba",
+        "libb",
+        "testutil",
+        extra=(
+            '[workspace.dependencies]\nliba = { path = "liba", version = "0.1.0" }\n'
+            'libb = { path = "libb", default-features = false }\nfake-extra = "0.1"\n\n'
+            '[workspace.lints.rust]\nunsafe_code = "forbid"\n'
+        ),
+    )
+    liba_body = (
+        '#[cfg(feature = "loud")]\npub const VOL: &str = "LOUD";\n'
+        '#[cfg(not(feature = "loud"))]\npub const VOL: &str = "quiet";\n'
+    )
+    files = {
+        "Cargo.toml": root,
+        "liba/Cargo.toml": package(
+            "liba",
+            extra=(
+                '[lib]\nname = "alpha"\n\n[features]\nloud = []\n\n[lints]\nworkspace = true\n\n'
+                '[dev-dependencies]\ntestutil = { path = "../testutil" }\n'
+            ),
+        ),
+        "liba/src/lib.rs": lib_rs("liba", liba_body),
+        "testutil/Cargo.toml": package("testutil", deps="liba.workspace = true\n"),
+        "testutil/src/lib.rs": "pub fn helper() -> &'static str {\n    alpha::GREETING\n}\n",
+        "libb/Cargo.toml": (
+            '[package]\nname = "libb"\nversion = "0.1.0"\nedition = "2021"\nworkspace = ".."\n\n'
+            '[features]\ndefault = ["x"]\nx = []\nfancy = ["dep:fake-extra", "liba?/loud"]\n\n'
+            "[dependencies]\nfake-extra = { workspace = true, optional = true }\n"
+            "liba = { workspace = true, optional = true }\n"
+        ),
+        "libb/src/lib.rs": lib_rs(
+            "libb",
+            '#[cfg(feature = "fancy")]\npub fn fancy() -> &\'static str {\n    fake_extra::fake_extra()\n}\n',
+        ),
+        "app/Cargo.toml": package(
+            "app",
+            deps=(
+                'liba = { workspace = true, features = ["loud"] }\n'
+                'libb = { workspace = true, optional = true, features = ["fancy"] }\n'
+            ),
+            extra=(
+                '[features]\ndefault = ["b"]\nb = ["dep:libb", "libb?/liba"]\n\n[lints]\nworkspace = true\n\n'
+                '[dev-dependencies]\ntestutil = { path = "../testutil" }\n'
+            ),
+        ),
+        "app/src/main.rs": bin_rs(
+            "app", ["alpha::GREETING", "alpha::VOL", "libb::GREETING", "libb::fancy()"]
+        ),
+    }
+    return _simple(
+        "workspace-path-dependencies-with-features",
+        files=files,
+        vendored=("fake-extra",),
+        extra_edits=(_edit_lib("libb/src/lib.rs", "libb"),),
+        expect=["liba v1", "LOUD", "libb v2", "fake-extra 0.1.0"],
+    )
+
+
+def _cargo_config_env_rustflags() -> Shape:
+    """The workspace's .cargo/config.toml sets [env], [alias] and [build] rustflags: cook and build must
+    agree on them, or every crate recompiles in the final stage."""
+    config = CARGO_CONFIG + (
+        '\n[env]\nLIB_ENV = "env v1"\n\n[alias]\nrel = "build --release"\n\n'
+        '[build]\nrustflags = ["--cfg", "chefpy_flag"]\n'
+    )
+    lib_body = (
+        'pub const ENV: &str = env!("LIB_ENV");\n'
+        '#[cfg(chefpy_flag)]\npub const FLAG: &str = "flag on";\n'
+        '#[cfg(not(chefpy_flag))]\npub const FLAG: &str = "flag off";\n'
+    )
+    files = {
+        ".cargo/config.toml": config,
+        "Cargo.toml": workspace("app", "lib"),
+        "lib/Cargo.toml": package(
+            "lib", deps='fake-log = "0.4"\n', extra='[lints.rust]\nunexpected_cfgs = "allow"\n'
+        ),
+        "lib/src/lib.rs": lib_rs("lib", lib_body),
+        "app/Cargo.toml": package("app", deps='lib = { path = "../lib" }\n'),
+        "app/src/main.rs": bin_rs("app", ["lib::GREETING", "lib::ENV", "lib::FLAG"]),
+    }
+    return _simple(
+        "cargo-config-env-alias-rustflags",
+        files=files,
+        extra_edits=(_edit_lib("lib/src/lib.rs", "lib"),),
+        expect=["lib v2", "env v1", "flag on"],
+    )
+
+
 def _outside_path_dep() -> Shape:
     files = {
         "Cargo.toml": workspace("app"),
@@ -1053,6 +1148,8 @@ def all_shapes() -> tuple[Shape, ...]:
         _outside_path_dep(),
         _patch_member(),
         _patch_in_cargo_config(),
+        _workspace_path_deps_features(),
+        _cargo_config_env_rustflags(),
         _build_scripts(),
         _examples_tests(),
         _version_0_0_1(),
