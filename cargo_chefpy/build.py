@@ -198,7 +198,8 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
     if st is None:
         log.warning(
             f"no cook stamp in {target_dir}: building without settling mtimes, so unchanged local crates "
-            "may recompile (run `cargo chefpy cook` first with the same --target-dir)"
+            "may recompile (run `cargo chefpy cook` first with the same target directory: --target-dir,"
+            " CARGO_TARGET_DIR or build.target-dir)"
         )
     else:
         depth = 0 if st.workspace == "." else len(st.workspace.split("/"))

@@ -29,7 +29,7 @@ from cargo_chefpy.paths import inside
 from cargo_chefpy.plan import close_matches
 from cargo_chefpy.prepare import prepare
 from cargo_chefpy.project import read_project
-from cargo_chefpy.workspace import normalise, relative
+from cargo_chefpy.workspace import normalise, parse_toml, relative
 
 DEFAULT_BASE_IMAGE = "rust:1-bookworm"
 DEFAULT_RUNTIME_IMAGE = "debian:bookworm-slim"
@@ -65,6 +65,7 @@ class Layout:
     vendored: tuple[str, ...]  # vendored directories cook needs, relative to the build context
     target_dir: str  # cargo's target directory, relative to the workspace root
     context_root: str = ""  # the build context's absolute path (for its .dockerignore; not rendered)
+    build_target: str = ""  # the directory build.target gives the outputs in the target dir ('' if unset)
 
 
 def _with_bins(members: Iterable[Package]) -> list[Package]:
@@ -135,6 +136,25 @@ def resolve_binary(
     return ("-p", found.name), bins[0]
 
 
+def build_target_directory(root: str) -> str:
+    """The directory, below the target directory, that `build.target` in the workspace's own cargo config
+    puts every output in: the triple, or a target spec file's stem ('' when unset). cargo reads
+    `.cargo/config` before `.cargo/config.toml`; of a list of targets, the first (every one is built)."""
+    for name in (".cargo/config", ".cargo/config.toml"):
+        path = os.path.join(root, name)
+        if not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            build = parse_toml(handle.read(), path).get("build")
+        target = build.get("target") if isinstance(build, dict) else None
+        if isinstance(target, list):
+            target = target[0] if target else None
+        if isinstance(target, str) and target:
+            return Path(target).stem if target.endswith(".json") else target
+        return ""
+    return ""
+
+
 def inspect(options: DockerfileOptions, *, cwd: Path, log: Log) -> Layout:
     """Read the workspace (cargo metadata, then prepare's plan) into a Layout."""
     metadata = read_project(cwd, options.manifest_path)  # one cargo metadata, for both steps
@@ -156,6 +176,7 @@ def inspect(options: DockerfileOptions, *, cwd: Path, log: Log) -> Layout:
         vendored=prepared.recipe.vendored,
         target_dir=relative(target, root) if target_inside else "target",
         context_root=prepared.recipe_root,
+        build_target=build_target_directory(root),
     )
 
 
@@ -281,7 +302,7 @@ def render(layout: Layout, *, base_image: str, runtime_image: str, command: str)
         "# runtime: only the binary.",
         "FROM ${RUNTIME_IMAGE} AS runtime",
         _copy(
-            _join(TARGET_DIR, "release", layout.binary),
+            _join(TARGET_DIR, layout.build_target, "release", layout.binary),
             f"/usr/local/bin/{layout.binary}",
             stage="build",
         ),
@@ -307,6 +328,7 @@ class ServicesLayout:
     vendored: tuple[str, ...]
     target_dir: str
     context_root: str = ""
+    build_target: str = ""  # as Layout's
 
 
 def stage_name(package: str) -> str:
@@ -370,6 +392,7 @@ def inspect_services(options: DockerfileOptions, *, cwd: Path, log: Log) -> Serv
         vendored=prepared.recipe.vendored,
         target_dir=relative(target, root) if inside(target, root) else "target",
         context_root=prepared.recipe_root,
+        build_target=build_target_directory(root),
     )
 
 
@@ -457,7 +480,9 @@ def render_services(layout: ServicesLayout, *, base_image: str, runtime_image: s
             "",
             f"FROM ${{RUNTIME_IMAGE}} AS {s.stage}",
             _copy(
-                _join(TARGET_DIR, "release", s.binary), f"/usr/local/bin/{s.binary}", stage=f"build-{s.stage}"
+                _join(TARGET_DIR, layout.build_target, "release", s.binary),
+                f"/usr/local/bin/{s.binary}",
+                stage=f"build-{s.stage}",
             ),
             f"ENTRYPOINT {json.dumps([f'/usr/local/bin/{s.binary}'])}",
         ]

@@ -72,6 +72,13 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
     targets: dict[str, str] = {}
     for spec in selection.packages:
         found = _matches(spec, members)
+        patches = _matches(spec, (c for c in workspace.crates if c.via_patch))
+        if not found and patches:
+            raise SelectionError(
+                f"package `{spec}` matches {patches[0].name}, a [patch] crate, which cargo-chefpy builds"
+                " only as the dependency it patches",
+                hint="build a package that depends on it, or drop its [patch] entry to build it alone",
+            )
         if not found:
             raise _unknown("package", spec, (c.name for c in members))
         for crate in found:

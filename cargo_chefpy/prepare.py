@@ -211,6 +211,27 @@ def _file_entry(
     return RecipeFile(path=path, data=b"".join(chunks), executable=bool(st.st_mode & stat.S_IXUSR), role=role)
 
 
+def _refuse_symlinked_parents(recipe_root: str, path: str, real: set[str]) -> None:
+    """Every directory above the recipe path `path` must be a real directory in the context: cook writes a
+    real one there, and the final stage's `COPY . .` (BuildKit) cannot replace a directory with a symlink.
+    `real`: the directories (recipe-relative) already found real, extended here."""
+    parts = path.split("/")[:-1]
+    for i in range(len(parts)):
+        rel = "/".join(parts[: i + 1])
+        if rel in real:
+            continue
+        full = os.path.join(recipe_root, rel)
+        if os.path.islink(full):
+            target, base = os.path.realpath(full), os.path.realpath(recipe_root)
+            where = relative(target, base) if inside(target, base) else target
+            raise ProjectError(
+                f"{rel} is a symlink to the directory {where}, which cargo-chefpy does not carry"
+                f" ({path} is under it; cook would write a real directory that `COPY . .` cannot replace)",
+                hint=f"replace the symlink {rel} with the directory it points to ({where})",
+            )
+        real.add(rel)
+
+
 def _not_regular(full: str) -> ProjectError:
     return ProjectError(
         f"{full} is not a regular file (a pipe, socket or device)",
@@ -414,6 +435,7 @@ def build_recipe(
     pruned_lock = lockfile.write_lock(lock, kept_packages, masks)
     # A [patch] crate that the pruned graph does not use would need a [[patch.unused]] entry under
     # --locked; it is not needed either, so its [patch] entry goes and its files are not carried.
+    # A [patch] of the cargo config stays, used or not: the config is carried as is, and cargo reads it.
     if layer is Layer.LOCAL:
         used = {(p.name, p.version) for p in kept_packages if p.source is None}
         plan = drop_unused(
@@ -421,7 +443,7 @@ def build_recipe(
             {
                 d.crate.directory
                 for d in plan.of(CrateClass.EXTERNAL)
-                if (d.crate.name, d.crate.version) in used
+                if (d.crate.name, d.crate.version) in used or d.crate.patch_in_config
             },
         )
     # The local crates outside the workspace: external, or stubbed in layer 1.
@@ -444,8 +466,10 @@ def build_recipe(
         return joined or "."
 
     files: dict[str, RecipeFile] = {}
+    real_directories: set[str] = {"."}
 
     def add(f: RecipeFile) -> None:
+        _refuse_symlinked_parents(recipe_root, f.path, real_directories)
         files[f.path] = f
 
     root_path = at(ws, "Cargo.toml")  # written last: it keeps what the crates below take from it

@@ -28,6 +28,7 @@ class LocalCrate:
     local_deps: tuple[str, ...]  # directories of local path packages it depends on, over all kinds
     package: Package | None  # cargo's view, for members
     via_patch: bool = False
+    patch_in_config: bool = False  # a [patch] of the workspace's cargo config: cargo reads it, used or not
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +119,22 @@ def patch_paths(root_manifest: Mapping[str, Any], root: str) -> list[str]:
     return found
 
 
+CONFIG_NAMES = (".cargo/config", ".cargo/config.toml")
+
+
+def config_patch_paths(
+    root: str, read_text: Callable[[str], str], parse: Callable[[str, str], dict[str, Any]]
+) -> list[str]:
+    """The `[patch]` path crates of the workspace's own cargo config (paths relative to the root, the
+    directory holding `.cargo/`), which cargo applies like the manifest's."""
+    found: list[str] = []
+    for name in CONFIG_NAMES:
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            found += patch_paths(parse(read_text(path), path), root)
+    return found
+
+
 def load_workspace(
     metadata: Metadata,
     read_text: Callable[[str], str],
@@ -130,18 +147,24 @@ def load_workspace(
     root_text = read_text(root_manifest_path)
     root_doc = parse(root_text, root_manifest_path)
     crates: dict[str, LocalCrate] = {}
+    in_config = set(config_patch_paths(root, read_text, parse))
+    patched = set(patch_paths(root_doc, root)) | in_config
     for package in metadata.members:
         directory = normalise(package.directory)
         deps = sorted({normalise(d.path) for d in package.dependencies if d.path is not None})
+        # A member that a [patch] entry points at (a fork kept in the monorepo) is a [patch] crate: the
+        # lock's graph, not the members' path dependencies, says whether the targets use it.
+        fork = directory in patched and directory != root
         crates[directory] = LocalCrate(
             name=package.name,
             version=package.version,
             directory=directory,
-            member=True,
+            member=not fork,
             local_deps=tuple(deps),
-            package=package,
+            package=None if fork else package,
+            via_patch=fork,
+            patch_in_config=fork and directory in in_config,
         )
-    patched = set(patch_paths(root_doc, root))
     pending = sorted(patched | {d for c in crates.values() for d in c.local_deps} - set(crates))
     while pending:
         directory = pending.pop()
@@ -172,6 +195,7 @@ def load_workspace(
             local_deps=tuple(deps),
             package=None,
             via_patch=directory in patched,
+            patch_in_config=directory in in_config,
         )
         pending.extend(d for d in deps if d not in crates)
     root_package = root if root in crates and crates[root].member else None

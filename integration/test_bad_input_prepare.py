@@ -492,6 +492,57 @@ def prepare_symlink_loop_in_kept_crate(lab: Lab) -> Run:
     return prepare_in(ws, "-p", "serviceZ")
 
 
+@case(4, "prepare: -p names a [patch] crate", "fake-patched, a [patch] crate", "depends on it")
+def prepare_target_is_a_patch_crate(lab: Lab) -> Run:
+    return prepare_in(lab.workspace(), "-p", "fake-patched")
+
+
+def _symlink_directory(ws: Path, link: str, real: str) -> None:
+    """Move the directory `link` to `real` and leave a symlink to it behind (relative, as in a checkout)."""
+    (ws / real).parent.mkdir(parents=True, exist_ok=True)
+    (ws / link).rename(ws / real)
+    (ws / link).symlink_to(os.path.relpath(ws / real, (ws / link).parent))
+
+
+# A directory the recipe writes files under must not be a symlink in the context: cook would write a real
+# directory there, and the final stage's `COPY . .` (BuildKit) cannot replace a directory with a symlink.
+@case(3, "prepare: a kept member directory is a symlink", "src/libB is a symlink to the directory libs/libB")
+def prepare_symlinked_member_directory(lab: Lab) -> Run:
+    ws = lab.workspace()
+    _symlink_directory(ws, "src/libB", "libs/libB")
+    return prepare_in(ws, "-p", "serviceZ")
+
+
+@case(3, "prepare: the stubbed target's directory is a symlink", "src/serviceZ is a symlink")
+def prepare_symlinked_target_directory(lab: Lab) -> Run:
+    ws = lab.workspace()
+    _symlink_directory(ws, "src/serviceZ", "apps/serviceZ")
+    return prepare_in(ws, "-p", "serviceZ")
+
+
+@case(3, "prepare: the members' parent directory is a symlink", "src is a symlink to the directory code")
+def prepare_symlinked_members_parent(lab: Lab) -> Run:
+    ws = lab.workspace()
+    _symlink_directory(ws, "src", "code")
+    return prepare_in(ws, "-p", "serviceZ")
+
+
+@case(3, "prepare: .cargo is a symlink to a directory", ".cargo is a symlink")
+def prepare_symlinked_cargo_config_directory(lab: Lab) -> Run:
+    ws = lab.workspace()
+    _symlink_directory(ws, ".cargo", "config/cargo")
+    return prepare_in(ws, "-p", "serviceZ")
+
+
+@case(3, "prepare: --include names a file under a symlinked directory", "assets is a symlink")
+def prepare_include_through_symlinked_directory(lab: Lab) -> Run:
+    ws = lab.workspace()
+    (ws / "data").mkdir()
+    (ws / "data/logo.txt").write_text("logo\n")
+    (ws / "assets").symlink_to("data")
+    return prepare_in(ws, "-p", "serviceZ", "--include", "assets/logo.txt")
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_one_error_one_hint_its_exit_code_and_changes_nothing(lab: Lab, c: Case) -> None:
     check_case(lab, c)

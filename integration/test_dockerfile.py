@@ -243,3 +243,29 @@ def test_services_whose_recipes_root_apart_are_refused_with_a_hint_to_write_one_
     assert "svcx's recipe is rooted at" in lines[0]
     assert "cargo chefpy dockerfile -p svcx --output Dockerfile.svcx" in lines[1]
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("setting", "directory"),
+    [
+        ('"aarch64-unknown-linux-musl"', "aarch64-unknown-linux-musl"),
+        ('["aarch64-unknown-linux-musl"]', "aarch64-unknown-linux-musl"),
+        ('"specs/custom-target.json"', "custom-target"),
+    ],
+    ids=["triple", "one-element-list", "target-spec-file"],
+)
+def test_build_target_in_the_cargo_config_puts_the_runtime_copy_under_that_target_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, directory: str
+) -> None:
+    """cargo puts every output under <target-dir>/<triple>/release when build.target is set (a static musl
+    build, the usual reason): the runtime stage must copy the binary from there."""
+    root = write_seed(tmp_path / "ws").root
+    with (root / ".cargo/config.toml").open("a") as config:
+        config.write(f"\n[build]\ntarget = {setting}\n")
+    code, out, _ = generate(root, "-p", "serviceZ", capsys=capsys)
+    assert code == 0
+    assert f"COPY --from=build /app-target/{directory}/release/serviceZ /usr/local/bin/serviceZ\n" in out
+    code, out, _ = generate(root, "-p", "serviceZ", "-p", "serviceX", capsys=capsys)
+    assert code == 0
+    for name in ("serviceZ", "serviceX"):
+        assert f"/app-target/{directory}/release/{name} /usr/local/bin/{name}\n" in out

@@ -50,6 +50,12 @@ REGISTRY: Final = (
     FakeCrate(name="fake-extra", version="0.1.0"),
     FakeCrate(name="fake-log", version="0.4.0"),
     FakeCrate(name="fake-rc", version="0.5.0-rc.1"),
+    FakeCrate(
+        name="fake-uses-log",
+        version="0.1.0",
+        deps={"fake-log": "0.4"},
+        lib_rs="pub fn fake_uses_log() -> &'static str {\n    fake_log::fake_log()\n}\n",
+    ),
 )
 """The one fake crates.io every shape vendors from (a shape takes the crates it names)."""
 
@@ -756,6 +762,164 @@ def _patch_path_crate() -> Shape:
     )
 
 
+def _patch_member() -> Shape:
+    """`[patch.crates-io]` entries that point at workspace members (forks kept in the monorepo): fake-log's,
+    used by the app and by a third-party crate, its version and edition inherited; fake-extra's, which
+    the app does not use (pruned, its [patch] entry with it)."""
+    root = workspace(
+        "app",
+        "forks/fake-log",
+        "forks/fake-extra",
+        extra=(
+            '[workspace.package]\nversion = "0.4.9"\nedition = "2021"\n\n'
+            '[patch.crates-io]\nfake-log = { path = "forks/fake-log" }\n'
+            'fake-extra = { path = "forks/fake-extra" }\n'
+        ),
+    )
+    fork = '[package]\nname = "fake-log"\nversion.workspace = true\nedition.workspace = true\n'
+    files = {
+        "Cargo.toml": root,
+        "forks/fake-log/Cargo.toml": fork,
+        "forks/fake-log/src/lib.rs": lib_rs(
+            "forked-log", "pub fn fake_log() -> &'static str {\n    GREETING\n}\n"
+        ),
+        "forks/fake-extra/Cargo.toml": package("fake-extra", "0.1.5"),
+        "forks/fake-extra/src/lib.rs": lib_rs("forked-extra"),
+        "app/Cargo.toml": package("app", deps='fake-log = "0.4"\nfake-uses-log = "0.1"\n'),
+        "app/src/main.rs": bin_rs("app", ["fake_log::fake_log()", "fake_uses_log::fake_uses_log()"]),
+    }
+    return _simple(
+        "patch-entries-that-are-members",
+        files=files,
+        vendored=("fake-log", "fake-uses-log", "fake-extra"),
+        extra_edits=(_edit_lib("forks/fake-log/src/lib.rs", "forked-log"),),
+        expect=["forked-log v2", "forked-log v2"],
+    )
+
+
+def _patch_in_cargo_config() -> Shape:
+    """`[patch.crates-io]` in `.cargo/config.toml`, not in the manifest: fake-log's fork, which the app uses,
+    and fake-extra's, which nothing uses (cargo still reads its manifest, so it must be there)."""
+    config = (
+        CARGO_CONFIG + '\n[patch.crates-io]\nfake-log = { path = "forks/fake-log" }\n'
+        'fake-extra = { path = "forks/fake-extra" }\n'
+    )
+    files = {
+        ".cargo/config.toml": config,
+        "Cargo.toml": workspace("app"),
+        "forks/fake-log/Cargo.toml": package("fake-log", "0.4.5"),
+        "forks/fake-log/src/lib.rs": lib_rs(
+            "forked-log", "pub fn fake_log() -> &'static str {\n    GREETING\n}\n"
+        ),
+        "forks/fake-extra/Cargo.toml": package("fake-extra", "0.1.5"),
+        "forks/fake-extra/src/lib.rs": lib_rs("forked-extra"),
+        "app/Cargo.toml": package("app", deps='fake-log = "0.4"\n'),
+        "app/src/main.rs": bin_rs("app", ["fake_log::fake_log()"]),
+    }
+    return _simple(
+        "patch-in-cargo-config",
+        files=files,
+        vendored=("fake-log", "fake-extra"),
+        extra_edits=(_edit_lib("forks/fake-log/src/lib.rs", "forked-log"),),
+        expect=["forked-log v2"],
+    )
+
+
+def _workspace_path_deps_features() -> Shape:
+    """[workspace.dependencies] path entries taken with `workspace = true` plus features/optional, `dep:` and
+    weak `dep?/feat` features on local optional dependencies, `package.workspace = ".."` written out, a
+    `[lib] name` override, [workspace.lints], and a dev-dependency cycle (liba <-> testutil)."""
+    root = workspace(
+        "app",
+        "liba",
+        "libb",
+        "testutil",
+        extra=(
+            '[workspace.dependencies]\nliba = { path = "liba", version = "0.1.0" }\n'
+            'libb = { path = "libb", default-features = false }\nfake-extra = "0.1"\n\n'
+            '[workspace.lints.rust]\nunsafe_code = "forbid"\n'
+        ),
+    )
+    liba_body = (
+        '#[cfg(feature = "loud")]\npub const VOL: &str = "LOUD";\n'
+        '#[cfg(not(feature = "loud"))]\npub const VOL: &str = "quiet";\n'
+    )
+    files = {
+        "Cargo.toml": root,
+        "liba/Cargo.toml": package(
+            "liba",
+            extra=(
+                '[lib]\nname = "alpha"\n\n[features]\nloud = []\n\n[lints]\nworkspace = true\n\n'
+                '[dev-dependencies]\ntestutil = { path = "../testutil" }\n'
+            ),
+        ),
+        "liba/src/lib.rs": lib_rs("liba", liba_body),
+        "testutil/Cargo.toml": package("testutil", deps="liba.workspace = true\n"),
+        "testutil/src/lib.rs": "pub fn helper() -> &'static str {\n    alpha::GREETING\n}\n",
+        "libb/Cargo.toml": (
+            '[package]\nname = "libb"\nversion = "0.1.0"\nedition = "2021"\nworkspace = ".."\n\n'
+            '[features]\ndefault = ["x"]\nx = []\nfancy = ["dep:fake-extra", "liba?/loud"]\n\n'
+            "[dependencies]\nfake-extra = { workspace = true, optional = true }\n"
+            "liba = { workspace = true, optional = true }\n"
+        ),
+        "libb/src/lib.rs": lib_rs(
+            "libb",
+            '#[cfg(feature = "fancy")]\npub fn fancy() -> &\'static str {\n    fake_extra::fake_extra()\n}\n',
+        ),
+        "app/Cargo.toml": package(
+            "app",
+            deps=(
+                'liba = { workspace = true, features = ["loud"] }\n'
+                'libb = { workspace = true, optional = true, features = ["fancy"] }\n'
+            ),
+            extra=(
+                '[features]\ndefault = ["b"]\nb = ["dep:libb", "libb?/liba"]\n\n[lints]\nworkspace = true\n\n'
+                '[dev-dependencies]\ntestutil = { path = "../testutil" }\n'
+            ),
+        ),
+        "app/src/main.rs": bin_rs(
+            "app", ["alpha::GREETING", "alpha::VOL", "libb::GREETING", "libb::fancy()"]
+        ),
+    }
+    return _simple(
+        "workspace-path-dependencies-with-features",
+        files=files,
+        vendored=("fake-extra",),
+        extra_edits=(_edit_lib("libb/src/lib.rs", "libb"),),
+        expect=["liba v1", "LOUD", "libb v2", "fake-extra 0.1.0"],
+    )
+
+
+def _cargo_config_env_rustflags() -> Shape:
+    """The workspace's .cargo/config.toml sets [env], [alias] and [build] rustflags: cook and build must
+    agree on them, or every crate recompiles in the final stage."""
+    config = CARGO_CONFIG + (
+        '\n[env]\nLIB_ENV = "env v1"\n\n[alias]\nrel = "build --release"\n\n'
+        '[build]\nrustflags = ["--cfg", "chefpy_flag"]\n'
+    )
+    lib_body = (
+        'pub const ENV: &str = env!("LIB_ENV");\n'
+        '#[cfg(chefpy_flag)]\npub const FLAG: &str = "flag on";\n'
+        '#[cfg(not(chefpy_flag))]\npub const FLAG: &str = "flag off";\n'
+    )
+    files = {
+        ".cargo/config.toml": config,
+        "Cargo.toml": workspace("app", "lib"),
+        "lib/Cargo.toml": package(
+            "lib", deps='fake-log = "0.4"\n', extra='[lints.rust]\nunexpected_cfgs = "allow"\n'
+        ),
+        "lib/src/lib.rs": lib_rs("lib", lib_body),
+        "app/Cargo.toml": package("app", deps='lib = { path = "../lib" }\n'),
+        "app/src/main.rs": bin_rs("app", ["lib::GREETING", "lib::ENV", "lib::FLAG"]),
+    }
+    return _simple(
+        "cargo-config-env-alias-rustflags",
+        files=files,
+        extra_edits=(_edit_lib("lib/src/lib.rs", "lib"),),
+        expect=["lib v2", "env v1", "flag on"],
+    )
+
+
 def _outside_path_dep() -> Shape:
     files = {
         "Cargo.toml": workspace("app"),
@@ -982,6 +1146,10 @@ def all_shapes() -> tuple[Shape, ...]:
         _excluded_member(),
         _patch_path_crate(),
         _outside_path_dep(),
+        _patch_member(),
+        _patch_in_cargo_config(),
+        _workspace_path_deps_features(),
+        _cargo_config_env_rustflags(),
         _build_scripts(),
         _examples_tests(),
         _version_0_0_1(),
