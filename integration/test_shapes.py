@@ -1,4 +1,6 @@
-"""The shape matrix: prepare -> cook -> final build, real cargo, many workspace shapes, both mtime modes.
+"""The shape matrix: prepare -> cook -> final build, real cargo, many workspace shapes, both mtime modes,
+both flows: the generated Dockerfile's two cook layers (layer 1 from recipe.deps.json, layer 2 from
+recipe.json on top of it), and recipe.json alone in one layer.
 
 Each shape (integration/support/shapes.py) is written with every mtime old, prepared and cooked once; then the
 developer's edits land (the stubbed target's source, and for some shapes a kept library or a file outside
@@ -76,14 +78,15 @@ class Cooked:
 
 
 @pytest.fixture(scope="module")
-def cooked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Shape], Cooked]:
-    """Write, prepare and cook a shape, edit it, prepare and cook again: once per shape for both modes
-    (each final stage starts from the saved cooked layer)."""
-    done: dict[str, Cooked] = {}
+def cooked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Shape, bool], Cooked]:
+    """Write, prepare and cook a shape, edit it, prepare and cook again: once per shape and flow for both
+    modes (each final stage starts from the saved cooked layer). `layers`: the two cook layers of the
+    generated Dockerfile (recipe.deps.json, then recipe.json on top), else recipe.json alone."""
+    done: dict[tuple[str, bool], Cooked] = {}
     triple = host_triple()
 
-    def get(shape: Shape) -> Cooked:
-        if shape.name not in done:
+    def get(shape: Shape, layers: bool) -> Cooked:
+        if (shape.name, layers) not in done:
             tmp = tmp_path_factory.mktemp(shape.name)
             root = tmp / "context" / "ws"
             write_shape(shape, root)
@@ -94,23 +97,25 @@ def cooked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Shape], Cooked
                 prepare_args=list(shape.prepare_args),
                 cook_args=[*shape.cargo_args, *target],
                 build_args=[*shape.cargo_args, *target],
+                layers=layers,
             )
             flow.cook(flow.prepare())
             apply_edits(shape, root)
             reused = flow.cook(flow.prepare())
-            done[shape.name] = Cooked(flow, reused)
-        return done[shape.name]
+            done[shape.name, layers] = Cooked(flow, reused)
+        return done[shape.name, layers]
 
     return get
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preserve_mtimes", [True, False], ids=["mtimes-kept", "ci-checkout"])
+@pytest.mark.parametrize("layers", [True, False], ids=["two-layers", "one-layer"])
 @pytest.mark.parametrize("shape", SHAPES, ids=[shape.name for shape in SHAPES])
 def test_final_stage_builds_the_real_edited_binaries_and_compiles_only_the_edited_crates(
-    cooked: Callable[[Shape], Cooked], shape: Shape, preserve_mtimes: bool
+    cooked: Callable[[Shape, bool], Cooked], shape: Shape, layers: bool, preserve_mtimes: bool
 ) -> None:
-    c = cooked(shape)
+    c = cooked(shape, layers)
     stage = c.flow.final(preserve_mtimes=preserve_mtimes)
     target = stage.workspace / "target"
     build_dir = target / (host_triple() if shape.host_target else "") / shape.profile_dir
