@@ -77,7 +77,7 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
             raise SelectionError(
                 f"package `{spec}` matches {patches[0].name}, a [patch] crate, which cargo-chefpy builds"
                 " only as the dependency it patches",
-                hint="build a package that depends on it, or drop its [patch] entry to build it alone",
+                hint="build a package that depends on it, or make it a workspace member to build it alone",
             )
         if not found:
             raise _unknown("package", spec, (c.name for c in members))
