@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cargo_chefpy import dockerignore
-from cargo_chefpy.errors import SelectionError, UsageError
+from cargo_chefpy.errors import ProjectError, SelectionError, UsageError
 from cargo_chefpy.fsutil import check_output, write_output
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Package
@@ -149,6 +149,12 @@ def build_target_directory(root: str) -> str:
         target = build.get("target") if isinstance(build, dict) else None
         if isinstance(target, list):
             target = target[0] if target else None
+        if target == "host-tuple":  # the machine building the image decides: not known here
+            raise ProjectError(
+                f'{name} sets build.target = "host-tuple": the Dockerfile cannot know the triple the'
+                " build image compiles for, under which cargo puts the binary",
+                hint="set build.target to that triple (`rustc -vV` in the build image prints it as host:)",
+            )
         if isinstance(target, str) and target:
             return Path(target).stem if target.endswith(".json") else target
         return ""

@@ -188,7 +188,7 @@ def _closed_standard_stream(path: Path) -> str | None:
     closed = {fd: name for fd, name in enumerate(STANDARD_STREAMS) if getattr(sys, name) is None}
     if not closed:
         return None
-    current = os.path.abspath(path)
+    current = os.path.join(os.getcwd(), path)  # not abspath: `..` after a symlink is the kernel's to resolve
     for _ in range(40):  # the kernel's own limit on a chain of symlinks
         directory, name = os.path.split(current)
         directory = os.path.realpath(directory)  # /dev/fd and /proc/self are symlinks themselves

@@ -77,7 +77,7 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
             raise SelectionError(
                 f"package `{spec}` matches {patches[0].name}, a [patch] crate, which cargo-chefpy builds"
                 " only as the dependency it patches",
-                hint="build a package that depends on it, or drop its [patch] entry to build it alone",
+                hint="build a package that depends on it, or make it a workspace member to build it alone",
             )
         if not found:
             raise _unknown("package", spec, (c.name for c in members))
@@ -92,9 +92,15 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
             targets.setdefault(crate.directory, f"target (--bin {name})")
 
     closure = _reach(targets, edges) if targets else {c.directory for c in members}
+    # The members a [patch] crate depends on (a fork in the monorepo using a shared library): cook compiles
+    # the [patch] crate for real, so they are real too, whatever the targets.
+    patched = {c.directory for c in workspace.crates if c.via_patch}
+    for_patches = {d for d in _reach(patched, edges) if by_dir[d].member}
+    closure |= for_patches
     if workspace.root_package is not None:
         closure.add(workspace.root_package)
     closure_members = [c for c in members if c.directory in closure]
+    stubbable = [c for c in closure_members if c.directory not in for_patches]
 
     def resolve(specs: tuple[str, ...], flag: str) -> dict[str, str]:
         chosen: dict[str, str] = {}
@@ -129,12 +135,10 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
 
     stubbed: dict[str, str] = {}
     if selection.stub_all:
-        stubbed = {
-            c.directory: "--stub-all: every member stubbed, as cargo-chef does" for c in closure_members
-        }
+        stubbed = {c.directory: "--stub-all: every member stubbed, as cargo-chef does" for c in stubbable}
     elif not targets and not keep_flags:
         stubbed = {
-            c.directory: "no target given: every member stubbed, as cargo-chef does" for c in closure_members
+            c.directory: "no target given: every member stubbed, as cargo-chef does" for c in stubbable
         }
     else:
         stubbed = {**targets, **stub_flags}
@@ -160,11 +164,10 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
                 )
 
     users: dict[str, list[str]] = {}
-    for u in closure:
+    for u in closure | patched:
         for dep in edges.get(u, ()):
             users.setdefault(dep, []).append(by_dir[u].name)
-    reached = _reach(closure, edges)
-    patched = {c.directory for c in workspace.crates if c.via_patch}
+    reached = _reach(closure | patched, edges)
     decisions = []
     for crate in workspace.crates:
         d = crate.directory

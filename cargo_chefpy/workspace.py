@@ -7,8 +7,9 @@ it) are not in that output, so they are found by following `path` keys in their 
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -139,9 +140,12 @@ def load_workspace(
     metadata: Metadata,
     read_text: Callable[[str], str],
     parse: Callable[[str, str], dict[str, Any]] = parse_toml,
+    *,
+    targets: Collection[str] = (),
 ) -> Workspace:
     """Combine cargo's member list with the external local crates reachable from it. `parse`: how the
-    root manifest is parsed (prepare hands over what it parsed while cargo ran)."""
+    root manifest is parsed (prepare hands over what it parsed while cargo ran). `targets`: the -p specs,
+    whose members stay members even where a [patch] entry points at them (built as themselves)."""
     root = normalise(metadata.workspace_root)
     root_manifest_path = os.path.join(root, "Cargo.toml")
     root_text = read_text(root_manifest_path)
@@ -154,7 +158,8 @@ def load_workspace(
         deps = sorted({normalise(d.path) for d in package.dependencies if d.path is not None})
         # A member that a [patch] entry points at (a fork kept in the monorepo) is a [patch] crate: the
         # lock's graph, not the members' path dependencies, says whether the targets use it.
-        fork = directory in patched and directory != root
+        named = any(fnmatch.fnmatchcase(package.name, spec.split("@", 1)[0]) for spec in targets)
+        fork = directory in patched and directory != root and not named
         crates[directory] = LocalCrate(
             name=package.name,
             version=package.version,

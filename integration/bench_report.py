@@ -596,9 +596,12 @@ def day_ratios(day: dict[str, Any], mode: str, kinds: Sequence[str]) -> list[tup
 
 
 def _ratio(ratio: float, target: float) -> str:
-    """`1.05x`; with a third decimal where two would round a miss onto the target (`1.101x`, not `1.10x`)."""
-    text = f"{ratio:.2f}x"
-    return f"{ratio:.3f}x" if ratio > target and text == f"{target:.2f}x" else text
+    """`1.05x`; with as many more decimals as it takes (up to 6) not to round a miss onto the target
+    (`1.101x`, `1.1004x`, not `1.10x`)."""
+    digits = 2
+    while ratio > target and float(f"{ratio:.{digits}f}") <= target and digits < 6:
+        digits += 1
+    return f"{ratio:.{digits}f}x"
 
 
 def _by_kind(day: dict[str, Any], mode: str, ratios: Sequence[tuple[str, float]]) -> str:

@@ -269,3 +269,23 @@ def test_build_target_in_the_cargo_config_puts_the_runtime_copy_under_that_targe
     assert code == 0
     for name in ("serviceZ", "serviceX"):
         assert f"/app-target/{directory}/release/{name} /usr/local/bin/{name}\n" in out
+
+
+@pytest.mark.parametrize("setting", ['"host-tuple"', '["host-tuple"]'], ids=["string", "list"])
+def test_build_target_host_tuple_in_the_cargo_config_is_refused_with_a_hint_to_name_the_triple(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str
+) -> None:
+    """cargo 1.95 puts a `build.target = "host-tuple"` build under <target-dir>/<the build machine's triple>:
+    the Dockerfile cannot know the build image's triple, and a COPY from target/host-tuple/ fails."""
+    root = write_seed(tmp_path / "ws").root
+    with (root / ".cargo/config.toml").open("a") as config:
+        config.write(f"\n[build]\ntarget = {setting}\n")
+    code, out, err = generate(root, "-p", "serviceZ", capsys=capsys)
+    lines = err.strip().splitlines()
+    assert code == 3
+    assert out == ""
+    assert lines[0].startswith("error: ")
+    assert "host-tuple" in lines[0]
+    assert lines[1].startswith("hint: ")
+    assert "triple" in lines[1]
+    assert len(lines) == 2

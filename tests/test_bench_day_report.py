@@ -13,6 +13,7 @@ from integration import bench
 from integration.bench_day import LIBRARY_KINDS, MODES, STACKED, Row, _resample
 from integration.bench_flow import ChefFlow, Stage
 from integration.bench_report import (
+    _ratio,
     day_checks,
     day_ratios,
     day_section,
@@ -239,3 +240,18 @@ def test_a_library_ratio_just_over_its_target_is_never_printed_as_the_target(run
     assert "libB 1.101x" in day_checks(day)[1][1]
     assert "| 1.101x **missed** |" in "\n".join(day_section(day, cook_timing="commands"))
     assert "libB 0.84x" in day_checks(run["day"])[1][1]  # two decimals otherwise
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"),
+    [
+        (1.1008, "1.101x"),
+        (1.1004, "1.1004x"),
+        (1.10004, "1.10004x"),
+        (1.1, "1.10x"),
+        (1.0996, "1.10x"),
+        (1.2, "1.20x"),
+    ],
+)
+def test_a_ratio_over_its_target_never_prints_as_the_target_however_close(ratio: float, text: str) -> None:
+    assert _ratio(ratio, 1.1) == text

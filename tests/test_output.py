@@ -340,3 +340,20 @@ def test_an_output_leading_to_a_standard_stream_closed_at_start_is_refused(
     else:
         assert raised is not None
         assert str(raised) == f"the recipe {path} cannot be written: {named} is closed"
+
+
+def test_an_output_whose_dotdot_follows_a_symlink_to_the_closed_stream_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`link/../fd/1` with link -> /proc/self/fd is /proc/self/fd/1 to the kernel (`..` after the link's
+    target), not ./fd/1 as a lexical normalisation of the path would have it."""
+    (tmp_path / "fdlink").symlink_to("/proc/self/fd")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdout", None)
+    try:
+        found = [
+            fsutil._closed_standard_stream(Path(p)) for p in ("fdlink/../fd/1", f"{tmp_path}/fdlink/../fd/1")
+        ]
+    finally:
+        monkeypatch.undo()
+    assert found == ["stdout", "stdout"]

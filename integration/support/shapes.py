@@ -797,6 +797,35 @@ def _patch_member() -> Shape:
     )
 
 
+def _patch_member_using_a_member(*, targets: bool) -> Shape:
+    """A [patch] fork kept in the monorepo that uses a member (util) nothing else uses: util is real like the
+    fork (pruned, cook could not find it; stubbed with every member when no target is given, the fork did
+    not compile against the stub)."""
+    files = {
+        "Cargo.toml": workspace(
+            "app",
+            "forks/fake-log",
+            "util",
+            extra='[patch.crates-io]\nfake-log = { path = "forks/fake-log" }\n',
+        ),
+        "forks/fake-log/Cargo.toml": package("fake-log", "0.4.5", deps='util = { path = "../../util" }\n'),
+        "forks/fake-log/src/lib.rs": "pub fn fake_log() -> &'static str {\n    util::GREETING\n}\n",
+        "util/Cargo.toml": package("util"),
+        "util/src/lib.rs": lib_rs("util"),
+        "app/Cargo.toml": package("app", deps='fake-log = "0.4"\n'),
+        "app/src/main.rs": bin_rs("app", ["fake_log::fake_log()"]),
+    }
+    return _simple(
+        "patch-member-using-a-member" + ("" if targets else "-no-target"),
+        files=files,
+        vendored=("fake-log",),
+        extra_edits=(_edit_lib("util/src/lib.rs", "util"),),
+        expect=["util v2"],
+        prepare_args=("-p", "app") if targets else (),
+        cargo_args=("--release", "-p", "app") if targets else ("--release",),
+    )
+
+
 def _patch_in_cargo_config() -> Shape:
     """`[patch.crates-io]` in `.cargo/config.toml`, not in the manifest: fake-log's fork, which the app uses,
     and fake-extra's, which nothing uses (cargo still reads its manifest, so it must be there)."""
@@ -1147,6 +1176,8 @@ def all_shapes() -> tuple[Shape, ...]:
         _patch_path_crate(),
         _outside_path_dep(),
         _patch_member(),
+        _patch_member_using_a_member(targets=True),
+        _patch_member_using_a_member(targets=False),
         _patch_in_cargo_config(),
         _workspace_path_deps_features(),
         _cargo_config_env_rustflags(),
