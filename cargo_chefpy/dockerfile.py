@@ -29,7 +29,7 @@ from cargo_chefpy.paths import inside
 from cargo_chefpy.plan import close_matches
 from cargo_chefpy.prepare import prepare
 from cargo_chefpy.project import read_project
-from cargo_chefpy.workspace import normalise, parse_toml, relative
+from cargo_chefpy.workspace import cargo_config, normalise, parse_toml, relative
 
 DEFAULT_BASE_IMAGE = "rust:1-bookworm"
 DEFAULT_RUNTIME_IMAGE = "debian:bookworm-slim"
@@ -139,25 +139,23 @@ def resolve_binary(
 def build_target_directory(root: str) -> str:
     """The directory, below the target directory, that `build.target` in the workspace's own cargo config
     puts every output in: the triple, or a target spec file's stem ('' when unset). cargo reads
-    `.cargo/config` before `.cargo/config.toml`; of a list of targets, the first (every one is built)."""
-    for name in (".cargo/config", ".cargo/config.toml"):
-        path = os.path.join(root, name)
-        if not os.path.isfile(path):
-            continue
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            build = parse_toml(handle.read(), path).get("build")
-        target = build.get("target") if isinstance(build, dict) else None
-        if isinstance(target, list):
-            target = target[0] if target else None
-        if target == "host-tuple":  # the machine building the image decides: not known here
-            raise ProjectError(
-                f'{name} sets build.target = "host-tuple": the Dockerfile cannot know the triple the'
-                " build image compiles for, under which cargo puts the binary",
-                hint="set build.target to that triple (`rustc -vV` in the build image prints it as host:)",
-            )
-        if isinstance(target, str) and target:
-            return Path(target).stem if target.endswith(".json") else target
+    config (`workspace.cargo_config`); of a list of targets, the first (every one is built)."""
+    path = cargo_config(root)
+    if path is None:
         return ""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        build = parse_toml(handle.read(), path).get("build")
+    target = build.get("target") if isinstance(build, dict) else None
+    if isinstance(target, list):
+        target = target[0] if target else None
+    if target == "host-tuple":  # the machine building the image decides: not known here
+        raise ProjectError(
+            f'{relative(path, root)} sets build.target = "host-tuple": the Dockerfile cannot know the triple'
+            " the build image compiles for, under which cargo puts the binary",
+            hint="set build.target to that triple (`rustc -vV` in the build image prints it as host:)",
+        )
+    if isinstance(target, str) and target:
+        return Path(target).stem if target.endswith(".json") else target
     return ""
 
 

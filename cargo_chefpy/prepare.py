@@ -38,7 +38,15 @@ from cargo_chefpy.recipe import (
     check_path,
     dumps,
 )
-from cargo_chefpy.workspace import LocalCrate, Workspace, load_workspace, normalise, parse_toml, relative
+from cargo_chefpy.workspace import (
+    LocalCrate,
+    Workspace,
+    cargo_config,
+    load_workspace,
+    normalise,
+    parse_toml,
+    relative,
+)
 
 CONFIG_FILES = (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml")
 
@@ -78,20 +86,20 @@ def _decoded(data: bytes, path: str) -> str:
 
 def vendored_directories(root: str) -> list[str]:
     """Absolute `directory` sources named by the workspace's own cargo config, that replace another source."""
-    found: list[str] = []
-    for name in (".cargo/config.toml", ".cargo/config"):
-        path = os.path.join(root, name)
-        if not os.path.isfile(path):
-            continue
-        doc = parse_toml(_read_text(path), path)
-        sources = doc.get("source")
-        if not isinstance(sources, dict):
-            continue
-        replaced = {s.get("replace-with") for s in sources.values() if isinstance(s, dict)}
-        for key, spec in sources.items():
-            if isinstance(spec, dict) and isinstance(spec.get("directory"), str) and key in replaced:
-                found.append(normalise(os.path.join(root, spec["directory"])))
-    return sorted(set(found))
+    path = cargo_config(root)
+    if path is None:
+        return []
+    sources = parse_toml(_read_text(path), path).get("source")
+    if not isinstance(sources, dict):
+        return []
+    replaced = {s.get("replace-with") for s in sources.values() if isinstance(s, dict)}
+    return sorted(
+        {
+            normalise(os.path.join(root, spec["directory"]))
+            for key, spec in sources.items()
+            if isinstance(spec, dict) and isinstance(spec.get("directory"), str) and key in replaced
+        }
+    )
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -120,7 +120,14 @@ def patch_paths(root_manifest: Mapping[str, Any], root: str) -> list[str]:
     return found
 
 
-CONFIG_NAMES = (".cargo/config", ".cargo/config.toml")
+def cargo_config(root: str) -> str | None:
+    """The cargo config file cargo reads in `root`/.cargo: `config` when it exists, even beside
+    `config.toml` (cargo warns and ignores `config.toml` then), else `config.toml`; None without either."""
+    for name in (".cargo/config", ".cargo/config.toml"):
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def config_patch_paths(
@@ -128,12 +135,8 @@ def config_patch_paths(
 ) -> list[str]:
     """The `[patch]` path crates of the workspace's own cargo config (paths relative to the root, the
     directory holding `.cargo/`), which cargo applies like the manifest's."""
-    found: list[str] = []
-    for name in CONFIG_NAMES:
-        path = os.path.join(root, name)
-        if os.path.isfile(path):
-            found += patch_paths(parse(read_text(path), path), root)
-    return found
+    path = cargo_config(root)
+    return [] if path is None else patch_paths(parse(read_text(path), path), root)
 
 
 def load_workspace(

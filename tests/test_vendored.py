@@ -10,7 +10,9 @@ import pytest
 
 from cargo_chefpy.cook import check_vendored
 from cargo_chefpy.errors import InputError
+from cargo_chefpy.prepare import vendored_directories
 from cargo_chefpy.recipe import Recipe, VendoredCrate
+from cargo_chefpy.workspace import config_patch_paths, parse_toml
 from integration.support.workspaces import FakeCrate, registry_dir_names, write_registry
 
 CRATES = (
@@ -96,3 +98,33 @@ def test_a_manifest_without_a_plain_version_is_left_for_cargo_to_judge(tmp_path:
     manifest = tmp_path / "vendored" / "sha-1" / "Cargo.toml"
     manifest.write_text(manifest.read_text().replace('version = "0.10.1"', "version.workspace = true"))
     check_vendored(needing(*CRATES), tmp_path)
+
+
+CONFIG_VENDORED = '[source.crates-io]\nreplace-with = "v"\n\n[source.v]\ndirectory = "{directory}"\n'
+CONFIG_PATCH = '[patch.crates-io]\nfake-log = {{ path = "{directory}" }}\n'
+
+
+@pytest.mark.parametrize(
+    ("files", "vendored", "patches"),
+    [
+        ({"config.toml": "vendor-a"}, ["vendor-a"], ["patch-a"]),
+        ({"config": "vendor-b"}, ["vendor-b"], ["patch-b"]),
+        # cargo warns "both exist. Using .cargo/config" and ignores config.toml (checked with cargo 1.95)
+        ({"config": "vendor-b", "config.toml": "vendor-a"}, ["vendor-b"], ["patch-b"]),
+        ({}, [], []),
+    ],
+)
+def test_the_cargo_config_read_is_the_one_cargo_reads(
+    tmp_path: Path, files: dict[str, str], vendored: list[str], patches: list[str]
+) -> None:
+    (tmp_path / ".cargo").mkdir()
+    for name, directory in files.items():
+        patch = "patch-" + directory.removeprefix("vendor-")
+        (tmp_path / ".cargo" / name).write_text(
+            CONFIG_VENDORED.format(directory=directory) + CONFIG_PATCH.format(directory=patch)
+        )
+    root = str(tmp_path)
+    assert vendored_directories(root) == [f"{root}/{d}" for d in vendored]
+    assert config_patch_paths(root, lambda p: Path(p).read_text(), parse_toml) == [
+        f"{root}/{p}" for p in patches
+    ]
