@@ -697,7 +697,7 @@ def prepare(
     """The plan and recipe of `selection` in the workspace cargo described (`project.read_project`).
     `carry`: the extra paths asked for (`--include`) and the output paths, never carried. `sources`:
     also the final build's sources tree."""
-    workspace = load_workspace(metadata, _read_text, targets=selection.packages)
+    workspace = load_workspace(metadata, _read_text, targets=selection.packages, bins=selection.bins)
     lock = _read_lock(Path(workspace.root) / "Cargo.lock")
     plan = make_plan(workspace, selection)
     remaining = plan.directories(CrateClass.STUB, CrateClass.KEEP)

@@ -145,10 +145,12 @@ def load_workspace(
     parse: Callable[[str, str], dict[str, Any]] = parse_toml,
     *,
     targets: Collection[str] = (),
+    bins: Collection[str] = (),
 ) -> Workspace:
     """Combine cargo's member list with the external local crates reachable from it. `parse`: how the
-    root manifest is parsed (prepare hands over what it parsed while cargo ran). `targets`: the -p specs,
-    whose members stay members even where a [patch] entry points at them (built as themselves)."""
+    root manifest is parsed (prepare hands over what it parsed while cargo ran). `targets` and `bins`: the
+    -p specs and --bin names, whose members stay members even where a [patch] entry points at them (built
+    as themselves)."""
     root = normalise(metadata.workspace_root)
     root_manifest_path = os.path.join(root, "Cargo.toml")
     root_text = read_text(root_manifest_path)
@@ -161,7 +163,9 @@ def load_workspace(
         deps = sorted({normalise(d.path) for d in package.dependencies if d.path is not None})
         # A member that a [patch] entry points at (a fork kept in the monorepo) is a [patch] crate: the
         # lock's graph, not the members' path dependencies, says whether the targets use it.
-        named = any(fnmatch.fnmatchcase(package.name, spec.split("@", 1)[0]) for spec in targets)
+        named = any(fnmatch.fnmatchcase(package.name, spec.split("@", 1)[0]) for spec in targets) or any(
+            t.name in bins for t in package.bins
+        )
         fork = directory in patched and directory != root and not named
         crates[directory] = LocalCrate(
             name=package.name,

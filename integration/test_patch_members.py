@@ -46,3 +46,34 @@ def test_a_patched_member_named_by_p_is_built_as_the_member_it_is(
     flow.cook(flow.prepare())
     stage = flow.final(preserve_mtimes=preserve_mtimes)
     assert stage.compiled == {"fake-log"}
+
+
+@pytest.mark.parametrize("preserve_mtimes", [True, False], ids=["mtimes-kept", "ci-checkout"])
+def test_a_binary_of_a_patched_member_named_by_bin_is_built_from_the_member_it_is(
+    tmp_path: Path, preserve_mtimes: bool
+) -> None:
+    """`--bin logtool` said "matches no binary" while the fork owning it was taken for a [patch] crate."""
+    shape = Shape(
+        name="patched-member-bin",
+        files={
+            **FILES,
+            "forks/fake-log/src/bin/logtool.rs": (
+                'fn main() {\n    println!("logtool: {}", fake_log::fake_log());\n}\n'
+            ),
+        },
+        vendored=("fake-log",),
+        prepare_args=(),
+        cargo_args=(),
+        edits=(),
+        binaries={},
+        compiled=frozenset(),
+        reuses_cook=True,
+    )
+    root = tmp_path / "context" / "ws"
+    write_shape(shape, root)
+    args = ["--release", "--bin", "logtool"]
+    flow = DockerFlow(tmp_path, root, prepare_args=["--bin", "logtool"], cook_args=args, build_args=args)
+    flow.cook(flow.prepare())
+    stage = flow.final(preserve_mtimes=preserve_mtimes)
+    assert stage.compiled == {"fake-log"}
+    assert flow.run_binary(stage, "logtool").startswith("logtool: ")
