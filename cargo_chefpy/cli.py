@@ -104,7 +104,7 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def _cargo_flags(p: argparse.ArgumentParser, *, cook: bool) -> None:
     g = p.add_argument_group("cargo build flags (as cargo-chef's)")
-    g.add_argument("--release", action="store_true", help="build with the release profile")
+    g.add_argument("-r", "--release", action="store_true", help="build with the release profile")
     g.add_argument("--profile", metavar="NAME", help="build with this profile")
     g.add_argument(
         "--target", action="append", default=[], metavar="TRIPLE", help="build for this target (repeatable)"
@@ -394,6 +394,21 @@ def _prepare(ns: argparse.Namespace, log: Log, cwd: Path) -> int:
         return run(options, project, cwd=cwd, log=log)
 
 
+def _parse(parser: argparse.ArgumentParser, args: list[str]) -> argparse.Namespace:
+    """The arguments; one that no command takes is a usage error, and for cook and build, whose other
+    cargo flags go after `--`, the hint says so."""
+    ns, unknown = parser.parse_known_args(args)
+    if unknown:
+        hint = None
+        if getattr(ns, "command", None) in ("cook", "build") and unknown[0].startswith("-"):
+            hint = (
+                f"pass {unknown[0]} (and its value, if it takes one) after `--`, where cargo chefpy hands "
+                "cargo's other flags to cargo; see --help for the flags it takes itself"
+            )
+        raise UsageError(f"unrecognized arguments: {' '.join(unknown)}", hint=hint)
+    return ns
+
+
 def _terminated(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated
 
@@ -410,7 +425,7 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
     except ValueError:  # not the main thread (a caller's own thread): signals are not ours to handle
         previous = None
     try:
-        ns = build_parser().parse_args(args)
+        ns = _parse(build_parser(), args)
         log = Log(verbose=getattr(ns, "verbose", 0), quiet=getattr(ns, "quiet", False))
         return _run(ns, log, cwd or Path(os.getcwd()))
     except ChefError as exc:

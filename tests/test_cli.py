@@ -359,3 +359,20 @@ def test_the_no_command_hint_names_every_command(tmp_path: Path, capsys: pytest.
     for name in subcommands(build_parser()):
         assert f"`{name}`" in err[1] or f"{PROG} {name}`" in err[1], err[1]
     assert err[1] == "hint: run `cargo chefpy prepare`, `cook`, `build` or `dockerfile`; see --help"
+
+
+@pytest.mark.parametrize("command", ["cook", "build"])
+def test_r_is_release_as_in_cargo_build(command: str) -> None:
+    options = _cargo_options(build_parser().parse_args([command, "-r", "-p", "serviceZ"]))
+    assert options.profile == "release"
+
+
+@pytest.mark.parametrize("command", ["cook", "build"])
+def test_a_cargo_flag_cook_and_build_do_not_take_is_refused_with_a_hint_to_pass_it_after_double_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    assert main([command, "--release", "--keep-going"], cwd=tmp_path) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "error: unrecognized arguments: --keep-going"
+    assert err[1].startswith("hint: pass --keep-going (and its value, if it takes one) after `--`"), err[1]
+    assert len(err) == 2
