@@ -180,6 +180,7 @@ def _put_back(path: Path, before: bytes) -> None:
 
 def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
     cargo_bin = cargo.find_cargo()
+    cargo.check_unstable(cargo_bin, options.unstable_args(), cwd=cwd)
     # cargo finds .cargo/config.toml (source replacement, build.target-dir) from its working directory,
     # so with --manifest-path it runs beside that manifest, as if the user had cd'ed there; a relative
     # --target-dir still means relative to where the user is.

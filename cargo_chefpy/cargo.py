@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from cargo_chefpy.errors import CargoError
+from cargo_chefpy.errors import CargoError, UsageError
 
 METADATA = ("metadata", "--format-version", "1", "--no-deps", "--offline")
 METADATA_RESOLVED = ("metadata", "--format-version", "1")  # resolves the dependencies: writes Cargo.lock
@@ -235,3 +235,29 @@ def run_streamed(
     if stderr_tail is not None:
         stderr_tail.extend(tail.decode(errors="replace").splitlines())
     return code
+
+
+_NIGHTLY_ONLY = "only accepted on the nightly channel"
+
+
+def check_unstable(cargo: str, flags: Sequence[str], *, cwd: Path) -> None:
+    """Refuse, before any work, `-Z` flags this cargo does not take: cargo itself judges them (its
+    channel, RUSTC_BOOTSTRAP, the flag names) when it runs `cargo -Z ... version`."""
+    if not flags:
+        return
+    try:
+        capture(cargo, [*flags, "version"], cwd=cwd)
+    except CargoError as exc:
+        shown = " ".join(flags)
+        if _NIGHTLY_ONLY in exc.output:
+            raise UsageError(
+                f"{shown}: this cargo is not a nightly one, and only nightly cargo takes -Z flags",
+                hint="remove the -Z flags, or build with a nightly toolchain (rustup: "
+                "`cargo +nightly chefpy ...`, or a nightly base image)",
+            ).with_output(exc.output) from None
+        if "unknown `-Z` flag" in exc.output:
+            raise UsageError(
+                f"{shown}: cargo does not know this -Z flag",
+                hint="fix or remove it (cargo's message is quoted above)",
+            ).with_output(exc.output) from None
+        raise

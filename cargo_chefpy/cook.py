@@ -416,6 +416,8 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
     if options.cargo.target_dir is not None:
         check_name_length(root / rec.workspace / options.cargo.target_dir, what="target directory")
     cargo_bin = None if options.no_build else cargo.find_cargo()  # before anything is written
+    if cargo_bin is not None:
+        cargo.check_unstable(cargo_bin, options.cargo.unstable_args(), cwd=root)
     # A local cook on top of a deps cook (the layer-1 tree is here: its Cargo.toml, its stamp).
     previous = layer_one_stamp(cargo_bin, root, rec, options.cargo)
     if previous is not None and not options.force:

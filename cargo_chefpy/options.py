@@ -80,6 +80,15 @@ class CargoOptions:
             i += 1
         return args
 
+    def unstable_args(self) -> list[str]:
+        """The `-Z` flags cargo gets: ours and those after `--` (as `-Z FLAG` or `-ZFLAG`)."""
+        args = self.resolution_args()
+        picked: list[str] = []
+        for i, arg in enumerate(args):
+            if arg.startswith("-Z") or (i > 0 and args[i - 1] == "-Z"):
+                picked.append(arg)
+        return picked
+
     @property
     def profile_name(self) -> str:
         return self.profile or "dev"

@@ -149,6 +149,12 @@ def build_target_dir_too_long(lab: Lab) -> Run:
     return Run(["build", "-p", "serviceZ", "--target-dir", f"t/{LONG}"], ws, (ws,))
 
 
+@case(2, "build: a -Z flag on a stable cargo", "nightly")
+def build_unstable_flag_on_stable(lab: Lab) -> Run:
+    ws = lab.workspace()
+    return Run(["build", "-p", "serviceZ", "-Z", "unstable-options"], ws, (ws,), {"RUSTC_BOOTSTRAP": None})
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_one_error_one_hint_its_exit_code_and_changes_nothing(lab: Lab, c: Case) -> None:
     check_case(lab, c)

@@ -420,6 +420,16 @@ def cook_repeated_profile(lab: Lab) -> Run:
     return cook_in(lab.cook_dir(), "--profile", "dev", "--profile", "release")
 
 
+@case(2, "cook: a -Z flag on a stable cargo (checked before anything is written)", "nightly", "-Z")
+def cook_unstable_flag_on_stable(lab: Lab) -> Run:
+    return cook_in(lab.cook_dir(), "-Z", "unstable-options", env={"RUSTC_BOOTSTRAP": None})
+
+
+@case(2, "cook: a -Z flag after `--` on a stable cargo", "nightly")
+def cook_unstable_flag_after_double_dash_on_stable(lab: Lab) -> Run:
+    return cook_in(lab.cook_dir(), "--", "-Zunstable-options", env={"RUSTC_BOOTSTRAP": None})
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_one_error_one_hint_its_exit_code_and_changes_nothing(lab: Lab, c: Case) -> None:
     check_case(lab, c)

@@ -90,6 +90,14 @@ def test_the_resolution_beside_a_build_gets_its_z_and_config_flags_also_from_aft
     ]  # fmt: skip
 
 
+def test_the_z_flags_checked_before_cook_and_build_are_ours_and_those_after_the_double_dash() -> None:
+    options = CargoOptions(
+        unstable=("bindeps",), extra=("--config", "a.toml", "-Zgc", "-Z", "x", "--", "-Z", "rustc")
+    )
+    assert options.unstable_args() == ["-Z", "bindeps", "-Zgc", "-Z", "x"]
+    assert CargoOptions(extra=("--keep-going",)).unstable_args() == []
+
+
 @pytest.mark.parametrize(
     ("options", "offline", "locked"),
     [
