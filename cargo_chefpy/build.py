@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 
@@ -114,6 +116,25 @@ def drift(cooked: dict[str, object], building: dict[str, object]) -> list[str]:
                 f"{building.get(key)!r}): cargo recompiles the dependencies it affects"
             )
     return notes
+
+
+def _spec_name(spec: str) -> str:
+    """The name (or name glob) a package spec or --bin names: `name`, `name@1.2`, `name:1.2`, or a
+    package id URL `…/dir#name@1.2` (`…/name` without a fragment)."""
+    if "://" in spec:
+        spec = spec.rsplit("#", 1)[1] if "#" in spec else spec.rstrip("/").rsplit("/", 1)[-1]
+    return spec.split("@", 1)[0].split(":", 1)[0]
+
+
+def not_cooked(specs: Iterable[str], cooked: Iterable[str]) -> list[str]:
+    """The specs that name none of the packages (or bins) cook built; cook's may be specs too. A glob on
+    either side counts as cooked when it matches the other side's name (or glob text)."""
+    cooked_names = [_spec_name(c) for c in cooked]
+
+    def overlap(name: str, other: str) -> bool:
+        return name == other or fnmatchcase(other, name) or fnmatchcase(name, other)
+
+    return sorted(s for s in set(specs) if not any(overlap(_spec_name(s), c) for c in cooked_names))
 
 
 def prune_lock(
@@ -230,7 +251,7 @@ def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
             log.warning(note)
         if st.lock_drops and options.keeps_lock:
             prune_lock(options, cargo_bin, workspace_root / "Cargo.toml", run_in=run_in, st=st, log=log)
-        extra = sorted(set(options.packages or options.bins) - set(st.packages))
+        extra = not_cooked(options.packages or options.bins, st.packages)
         if extra and st.packages:
             log.warning(
                 f"building {', '.join(extra)}, which cook did not build (cooked {', '.join(st.packages)}): "

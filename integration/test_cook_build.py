@@ -301,6 +301,28 @@ def test_build_warns_when_it_builds_packages_cook_did_not(tmp_path: Path) -> Non
     assert "warning: profile" not in stage.stderr
 
 
+@pytest.mark.parametrize(
+    ("cook_spec", "build_spec"),
+    [("serviceZ", "service[Z]"), ("service*", "serviceZ@0.3.0")],
+)
+def test_build_does_not_warn_about_packages_cook_built_under_another_spelling(
+    tmp_path: Path, cook_spec: str, build_spec: str
+) -> None:
+    """A glob, a `name@version` or a package id names the same package as cook's plain name (or glob)."""
+    root = seed(tmp_path)
+    f = DockerFlow(
+        tmp_path,
+        root,
+        prepare_args=["-p", "serviceZ"],
+        cook_args=["--release", "-p", cook_spec],
+        build_args=["--release", "-p", build_spec],
+    )
+    f.cook(f.prepare())
+    stage = f.final(preserve_mtimes=True)
+    assert "which cook did not build" not in stage.stderr
+    assert stage.compiled == {"serviceZ"}
+
+
 def test_build_with_manifest_path_from_outside_the_workspace(tmp_path: Path) -> None:
     root = seed(tmp_path)
     f = flow(tmp_path, root, ["-p", "serviceZ"])
