@@ -107,6 +107,47 @@ def test_an_edit_to_service_z_reuses_both_layers(tmp_path: Path, preserve_mtimes
     assert "Settled" in stage.stderr
 
 
+DOCKERFILE_FLAGS = {
+    "r": ["-r", "-p", "serviceZ"],
+    "keep_going_after_double_dash": ["--release", "-p", "serviceZ", "--", "--keep-going"],
+    "frozen_j1_timings": ["--release", "--frozen", "-j", "1", "--timings", "-p", "serviceZ"],
+    "feature_of_a_kept_library": ["--release", "-p", "serviceZ", "--features", "libB/fancy"],
+}
+
+
+def _fancy_lib_b(root: Path) -> None:
+    """libB gets a feature `fancy` (an optional third-party dependency) for `--features libB/fancy`."""
+    replace(
+        root / "src/libB/Cargo.toml",
+        "[dependencies]\n",
+        '[dependencies]\nfake-serde = { version = "1.0", optional = true }\n',
+    )
+    append(root / "src/libB/Cargo.toml", '\n[features]\nfancy = ["dep:fake-serde"]\n')
+    run_cargo(["generate-lockfile", "--offline"], root)
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILE_FLAGS))
+def test_cook_and_build_flags_from_real_dockerfiles_still_compile_only_the_edited_crates(
+    tmp_path: Path, name: str
+) -> None:
+    """The same flags on both cook layers and the build (as a Dockerfile has them): an edit to libB
+    recooks layer 2 only, and the final stage (a CI checkout) compiles serviceZ alone, the edited code."""
+    root = seed(tmp_path)
+    _fancy_lib_b(root)
+    args = DOCKERFILE_FLAGS[name]
+    f = DockerFlow(
+        tmp_path, root, prepare_args=["-p", "serviceZ"], cook_args=args, build_args=args, layers=True
+    )
+    f.cook(f.prepare())
+    replace(root / "src/libB/src/lib.rs", '"libB v1"', '"libB v2"')
+    assert not f.cook(f.prepare())
+    assert f.deps_reused
+    assert not f.cook_compiled["local"] & third_party(root)
+    stage = f.final(preserve_mtimes=False)
+    assert stage.compiled == {"serviceZ"}
+    assert "libB v2" in f.run_binary(stage, "serviceZ")
+
+
 def test_a_kept_crate_at_version_0_0_1_with_old_mtimes_is_never_taken_as_fresh_in_layer_2(
     tmp_path: Path,
 ) -> None:

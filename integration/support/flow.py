@@ -155,7 +155,7 @@ class DockerFlow:
             # FROM chef; COPY recipe.deps.json; COPY vendored; RUN cook --recipe-path recipe.deps.json
             self._fresh_workdir(deps)
             (self.workdir / "recipe.deps.json").write_bytes(deps)
-            args = ["cook", *self.cook_args, "--recipe-path", "recipe.deps.json", "--layer", "deps"]
+            args = self._cook_argv(["--recipe-path", "recipe.deps.json", "--layer", "deps"])
             self.cook_compiled["deps"] = compiled(ok(chefpy(args, self.workdir, env=self.env)))
             replace_tree(self.workdir, self.deps_snapshot)
             self.cooked_deps = deps
@@ -166,12 +166,18 @@ class DockerFlow:
         # FROM deps; COPY recipe.json; RUN cook
         replace_tree(self.deps_snapshot, self.workdir)
         (self.workdir / "recipe.json").write_bytes(recipe)
-        args = ["cook", *self.cook_args, "--layer", "local"]
+        args = self._cook_argv(["--layer", "local"])
         self.cook_compiled["local"] = compiled(ok(chefpy(args, self.workdir, env=self.env)))
         replace_tree(self.workdir, self.snapshot)
         self.cooked_recipe = recipe
         self.cooks += 1
         return False
+
+    def _cook_argv(self, ours: list[str]) -> list[str]:
+        """`cook` with the user's flags and `ours`, which go before any `--` (after it, cargo's)."""
+        args = self.cook_args
+        cut = args.index("--") if "--" in args else len(args)
+        return ["cook", *args[:cut], *ours, *args[cut:]]
 
     def _context_relative(self, recipe: bytes, path: str) -> str:
         # Recipe paths are relative to the recipe root; the context's parent plays that role when the
