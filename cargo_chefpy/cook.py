@@ -442,7 +442,7 @@ def cook(options: CookOptions, *, cwd: Path, log: Log) -> int:
         return 0
 
     workspace = Path(os.path.realpath(root / rec.workspace))
-    build = options.cargo.with_default_packages(rec.packages, rec.bins)
+    build = options.cargo.with_default_packages(rec.packages, rec.bins).cook_targets()
     stub_dirs = frozenset(
         os.path.normpath(str(root / c.path)) for c in rec.crates if c.klass is CrateClass.STUB
     )

@@ -110,6 +110,31 @@ class CargoOptions:
             return replace(self, packages=packages)
         return replace(self, workspace=True)
 
+    def cook_targets(self) -> CargoOptions:
+        """What cook builds for this target selection. The skeleton's stubs have no examples, tests or
+        benches of their own, so `--examples` would build nothing there, and `--example N`, `--test N`
+        or `--bench N` (after `--`) would fail on a name the stub lacks: cook builds `--tests` instead,
+        which compiles the same dependencies, dev-dependencies among them, with the same profile and
+        features."""
+        extra = list(self.extra)
+        cut = extra.index("--") if "--" in extra else len(extra)
+        kept: list[str] = []
+        named = False
+        i = 0
+        while i < cut:
+            name = extra[i].partition("=")[0]
+            if name in _NAMED_TARGETS:
+                named = True
+                i += 1 if "=" in extra[i] or i + 1 >= cut else 2
+                continue
+            kept.append(extra[i])
+            i += 1
+        if not (self.examples or named):
+            return self
+        from dataclasses import replace
+
+        return replace(self, examples=False, tests=True, extra=(*kept, *extra[cut:]))
+
     def drift_fields(self) -> dict[str, Any]:
         """What must match between cook and build for cargo to reuse the cooked dependencies."""
         return {
@@ -120,6 +145,9 @@ class CargoOptions:
             "no_default_features": self.no_default_features,
             "command": self.command.value,
         }
+
+
+_NAMED_TARGETS = frozenset({"--example", "--test", "--bench"})  # cargo build's, each with a NAME
 
 
 def validate_profile(release: bool, profile: str | None) -> None:

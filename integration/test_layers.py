@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from integration.support.flow import DockerFlow, chefpy, ok
+from integration.support.shapes import all_shapes, apply_edits, write_shape
 from integration.support.workspaces import SeedOptions, copy_tree, run_cargo, set_all_mtimes, write_seed
 from integration.test_prepare import add_dependency, append, bump_version, replace
 
@@ -146,6 +147,27 @@ def test_cook_and_build_flags_from_real_dockerfiles_still_compile_only_the_edite
     stage = f.final(preserve_mtimes=False)
     assert stage.compiled == {"serviceZ"}
     assert "libB v2" in f.run_binary(stage, "serviceZ")
+
+
+@pytest.mark.parametrize(
+    "selection", [["--examples"], ["--", "--example", "tour"], ["--", "--test", "explicit"]], ids=str
+)
+def test_examples_and_named_tests_of_the_target_are_cooked_for_so_the_final_stage_compiles_only_the_target(
+    tmp_path: Path, selection: list[str]
+) -> None:
+    """The stubbed target has no examples or tests in the skeleton: cook builds what they need (the
+    dependencies, dev-dependencies among them) instead of nothing, or failing on a name it lacks."""
+    shape = next(s for s in all_shapes() if s.name == "examples-tests-benches-dirs")
+    root = tmp_path / "context" / "ws"
+    write_shape(shape, root)
+    args = ["--release", "-p", "app", *selection]
+    f = DockerFlow(tmp_path, root, prepare_args=["-p", "app"], cook_args=args, build_args=args, layers=True)
+    f.cook(f.prepare())
+    assert "lib" in f.cook_compiled["local"]
+    apply_edits(shape, root)
+    assert f.cook(f.prepare())
+    stage = f.final(preserve_mtimes=False)
+    assert stage.compiled == {"app"}
 
 
 def test_a_kept_crate_at_version_0_0_1_with_old_mtimes_is_never_taken_as_fresh_in_layer_2(

@@ -114,3 +114,23 @@ def test_offline_and_locked_are_read_wherever_cargo_reads_them(
     options: CargoOptions, offline: bool, locked: bool
 ) -> None:
     assert (options.stays_offline, options.keeps_lock) == (offline, locked)
+
+
+@pytest.mark.parametrize(
+    ("options", "extra"),
+    [
+        (CargoOptions(examples=True, extra=("--keep-going",)), ("--keep-going",)),
+        (CargoOptions(extra=("--example", "tour", "-v")), ("-v",)),
+        (CargoOptions(extra=("--test=it", "--bench", "b", "--", "--example", "x")), ("--", "--example", "x")),
+    ],
+)
+def test_cook_builds_tests_for_the_examples_and_named_targets_its_stubs_lack(
+    options: CargoOptions, extra: tuple[str, ...]
+) -> None:
+    cooked = options.cook_targets()
+    assert (cooked.examples, cooked.tests, cooked.extra) == (False, True, extra)
+
+
+def test_cook_builds_other_target_selections_as_given() -> None:
+    options = CargoOptions(all_targets=True, benches=True, extra=("--lib",))
+    assert options.cook_targets() == options
