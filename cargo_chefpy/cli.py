@@ -41,6 +41,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"see `{self.prog} --help`")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # cargo takes no abbreviated flag, and `--test NAME` is cargo's own flag, not `--tests` shortened.
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         # Every single-valued option (the default `store`, and `store_true`) refuses a second occurrence,
         # as cargo does, instead of keeping the last: repeatable options say `append` or `count`.
@@ -121,7 +123,12 @@ def _cargo_flags(p: argparse.ArgumentParser, *, cook: bool) -> None:
     g.add_argument(
         "-p", "--package", action="append", default=[], metavar="SPEC", help="build this package (repeatable)"
     )
-    g.add_argument("--workspace", action="store_true", help="build every member of the workspace")
+    g.add_argument(
+        "--workspace",
+        "--all",
+        action="store_true",
+        help="build every member of the workspace (--all: its old name)",
+    )
     g.add_argument(
         "--bin", action="append", default=[], metavar="NAME", help="build this binary (repeatable)"
     )

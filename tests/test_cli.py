@@ -376,3 +376,19 @@ def test_a_cargo_flag_cook_and_build_do_not_take_is_refused_with_a_hint_to_pass_
     assert err[0] == "error: unrecognized arguments: --keep-going"
     assert err[1].startswith("hint: pass --keep-going (and its value, if it takes one) after `--`"), err[1]
     assert len(err) == 2
+
+
+@pytest.mark.parametrize("flag", ["--test", "--bench", "--example", "--rel"])
+def test_cook_and_build_take_no_abbreviated_flag_as_cargo_takes_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    """`--test NAME` is cargo's own flag, not `--tests` shortened (cargo accepts no abbreviation)."""
+    assert main(["build", flag, "it"], cwd=tmp_path) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"error: unrecognized arguments: {flag}"
+    assert f"pass {flag} (and its value, if it takes one) after `--`" in err[1]
+
+
+@pytest.mark.parametrize("command", ["cook", "build"])
+def test_all_is_workspace_as_in_cargo_build(command: str) -> None:
+    assert _cargo_options(build_parser().parse_args([command, "--all"])).workspace
