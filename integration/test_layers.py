@@ -150,7 +150,9 @@ def test_cook_and_build_flags_from_real_dockerfiles_still_compile_only_the_edite
 
 
 @pytest.mark.parametrize(
-    "selection", [["--examples"], ["--", "--example", "tour"], ["--", "--test", "explicit"]], ids=str
+    "selection",
+    [["--examples"], ["--", "--example", "tour"], ["--", "--test", "explicit"]],
+    ids=["examples", "example_tour", "test_explicit"],
 )
 def test_examples_and_named_tests_of_the_target_are_cooked_for_so_the_final_stage_compiles_only_the_target(
     tmp_path: Path, selection: list[str]
