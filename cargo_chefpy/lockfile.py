@@ -214,6 +214,13 @@ def reachable(lock: Lock, roots: Iterable[tuple[str, str]]) -> list[LockPackage]
     return [p for p in lock.packages if id(p) in seen]
 
 
+def local_dependencies(lock: Lock, package: LockPackage) -> list[LockPackage]:
+    """The local (path) packages `package` depends on in `lock`: what cargo resolved, so only the
+    optional dependencies some feature enables, and no dev-dependency of a crate outside the members."""
+    index = _by_name(lock.packages)
+    return [d for reference in package.dependencies for d in _resolve(reference, index) if d.source is None]
+
+
 def write_lock(lock: Lock, kept: list[LockPackage], masks: Mapping[str, str]) -> str:
     """The lock file holding only `kept` (packages of `lock`, e.g. from `reachable`), the local packages
     named in `masks` (name -> new version) given the new version, written as cargo writes it."""

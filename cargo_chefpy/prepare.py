@@ -19,7 +19,7 @@ from typing import Any
 from cargo_chefpy import carry as carry_mod
 from cargo_chefpy import fsutil, lockfile, manifest
 from cargo_chefpy import sources as sources_mod
-from cargo_chefpy.errors import ProjectError, RecipeError
+from cargo_chefpy.errors import ProjectError, RecipeError, SelectionError
 from cargo_chefpy.log import Log
 from cargo_chefpy.metadata import Metadata, Target
 from cargo_chefpy.options import PrepareOptions, Selection, deps_recipe_path, full_path
@@ -240,6 +240,32 @@ def _refuse_symlinked_parents(recipe_root: str, path: str, real: set[str]) -> No
         real.add(rel)
 
 
+def _refuse_real_on_stubs(plan: Plan, lock: lockfile.Lock, kept_packages: list[lockfile.LockPackage]) -> None:
+    """An external crate ([patch], or a path dependency outside the workspace) is compiled from its real
+    sources: one that depends on a stub (a member stubbed by --stub, or by depending on a stub) would
+    fail the cook with rustc's errors. Its lock entry says what it really depends on."""
+    stubbed = {(d.crate.name, d.crate.version): d for d in plan.of(CrateClass.STUB) if d.crate.member}
+    external = {(d.crate.name, d.crate.version) for d in plan.of(CrateClass.EXTERNAL)}
+    for package in kept_packages:
+        if package.source is not None or (package.name, package.version) not in external:
+            continue
+        for dep in lockfile.local_dependencies(lock, package):
+            stub = stubbed.get((dep.name, dep.version))
+            if stub is not None:
+                raise SelectionError(
+                    f"{package.name} is compiled from its real sources and depends on {stub.crate.name}, "
+                    f"which is stubbed ({stub.reason})",
+                    hint=f"{_undo(stub.reason)}: what a real crate uses must be real",
+                )
+
+
+def _undo(reason: str) -> str:
+    """How to stop stubbing a crate, from the plan's reason for it."""
+    if reason.startswith("--stub "):
+        return f"drop {reason}"
+    return f"stub fewer crates (this one: {reason})"
+
+
 def _not_regular(full: str) -> ProjectError:
     return ProjectError(
         f"{full} is not a regular file (a pipe, socket or device)",
@@ -454,6 +480,7 @@ def build_recipe(
                 if (d.crate.name, d.crate.version) in used or d.crate.patch_in_config
             },
         )
+        _refuse_real_on_stubs(plan, lock, kept_packages)
     # The local crates outside the workspace: external, or stubbed in layer 1.
     outside = plan.directories(CrateClass.EXTERNAL) | {d.crate.directory for d in stubs if not d.crate.member}
     dropped = {c.directory for c in workspace.crates if c.via_patch} - outside
