@@ -699,7 +699,7 @@ def prepare(
     also the final build's sources tree."""
     workspace = load_workspace(metadata, _read_text, targets=selection.packages, bins=selection.bins)
     lock = _read_lock(Path(workspace.root) / "Cargo.lock")
-    plan = make_plan(workspace, selection)
+    plan = make_plan(workspace, selection, lock)
     remaining = plan.directories(CrateClass.STUB, CrateClass.KEEP)
     lockfile.check_members(
         lock,
