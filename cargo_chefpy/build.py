@@ -120,9 +120,14 @@ def drift(cooked: dict[str, object], building: dict[str, object]) -> list[str]:
 
 def _spec_name(spec: str) -> str:
     """The name (or name glob) a package spec or --bin names: `name`, `name@1.2`, `name:1.2`, or a
-    package id URL `…/dir#name@1.2` (`…/name` without a fragment)."""
+    package id URL `…/dir#name@1.2`, whose name is the path's last part when the fragment is only a
+    version (`…/name#1.2`, as `cargo pkgid` prints it) or absent (`…/name`)."""
     if "://" in spec:
-        spec = spec.rsplit("#", 1)[1] if "#" in spec else spec.rstrip("/").rsplit("/", 1)[-1]
+        url, _, fragment = spec.partition("#")
+        if fragment and not fragment[0].isdigit():
+            spec = fragment
+        else:
+            spec = url.partition("?")[0].rstrip("/").rsplit("/", 1)[-1]
     return spec.split("@", 1)[0].split(":", 1)[0]
 
 
