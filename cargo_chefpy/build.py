@@ -120,9 +120,14 @@ def drift(cooked: dict[str, object], building: dict[str, object]) -> list[str]:
 
 def _spec_name(spec: str) -> str:
     """The name (or name glob) a package spec or --bin names: `name`, `name@1.2`, `name:1.2`, or a
-    package id URL `…/dir#name@1.2` (`…/name` without a fragment)."""
+    package id URL `…/dir#name@1.2`, whose name is the path's last part when the fragment is only a
+    version (`…/name#1.2`, as `cargo pkgid` prints it) or absent (`…/name`)."""
     if "://" in spec:
-        spec = spec.rsplit("#", 1)[1] if "#" in spec else spec.rstrip("/").rsplit("/", 1)[-1]
+        url, _, fragment = spec.partition("#")
+        if fragment and not fragment[0].isdigit():
+            spec = fragment
+        else:
+            spec = url.partition("?")[0].rstrip("/").rsplit("/", 1)[-1]
     return spec.split("@", 1)[0].split(":", 1)[0]
 
 
@@ -201,13 +206,14 @@ def _put_back(path: Path, before: bytes) -> None:
 
 def build(options: CargoOptions, *, cwd: Path, log: Log) -> int:
     cargo_bin = cargo.find_cargo()
-    cargo.check_unstable(cargo_bin, options.unstable_args(), cwd=cwd)
     # cargo finds .cargo/config.toml (source replacement, build.target-dir) from its working directory,
     # so with --manifest-path it runs beside that manifest, as if the user had cd'ed there; a relative
     # --target-dir still means relative to where the user is.
     # Every path handed to that cargo is absolute, so that it means what it meant where the user is.
     manifest = find_project(cwd, Path(options.manifest_path) if options.manifest_path else None)
     run_in = manifest.parent if options.manifest_path else cwd
+    # Asked where cargo builds: rustup picks the toolchain (a nightly rust-toolchain.toml) from there.
+    cargo.check_unstable(cargo_bin, options.unstable_args(), cwd=run_in)
     if options.manifest_path is not None:
         options = replace(options, manifest_path=str(manifest))
     if options.target_dir is not None:

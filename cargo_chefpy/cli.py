@@ -18,6 +18,7 @@ from cargo_chefpy import __version__
 from cargo_chefpy.errors import EXIT_CODES, ChefError, Terminated, UsageError
 from cargo_chefpy.log import Log
 from cargo_chefpy.options import (
+    COOK_MANIFEST_PATH,
     CargoOptions,
     Command,
     PrepareOptions,
@@ -407,11 +408,25 @@ def _parse(parser: argparse.ArgumentParser, args: list[str]) -> argparse.Namespa
     ns, unknown = parser.parse_known_args(args)
     if unknown:
         hint = None
-        if getattr(ns, "command", None) in ("cook", "build") and unknown[0].startswith("-"):
-            hint = (
-                f"pass {unknown[0]} (and its value, if it takes one) after `--`, where cargo chefpy hands "
-                "cargo's other flags to cargo; see --help for the flags it takes itself"
-            )
+        command = getattr(ns, "command", None)
+        flag = unknown[0].partition("=")[0]
+        if command in ("cook", "build") and flag.startswith("-"):
+            commands = subcommands(parser)
+            others = [n for n, p in commands.items() if n != command and flag in p._option_string_actions]
+            if command == "cook" and flag == "--manifest-path":
+                raise UsageError(f"--manifest-path: {COOK_MANIFEST_PATH[0]}", hint=COOK_MANIFEST_PATH[1])
+            if others:  # not cargo's: passing it to cargo would fail too
+                hint = f"{flag} is a flag of `{PROG} {others[0]}`; see `{PROG} {command} --help`"
+            else:
+                import difflib  # only on this error path
+
+                own = sorted(o for o in commands[command]._option_string_actions if o.startswith("--"))
+                typo = difflib.get_close_matches(flag, own, n=1, cutoff=0.85) if flag.startswith("--") else []
+                hint = (
+                    f"pass {unknown[0]} (and its value, if it takes one) after `--`, where cargo chefpy "
+                    "hands cargo's other flags to cargo; see --help for the flags it takes itself"
+                    + (f" (did you mean {typo[0]}?)" if typo else "")
+                )
         raise UsageError(f"unrecognized arguments: {' '.join(unknown)}", hint=hint)
     return ns
 

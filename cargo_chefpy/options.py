@@ -241,6 +241,11 @@ _CONFIG_HINTS = {
     "profile": "set it in the workspace's Cargo.toml [profile] or .cargo/config.toml (the recipe carries "
     "both to cook)",
 }
+# cook has no --manifest-path, before `--` or after: the recipe names the workspace, cooked where cook runs.
+COOK_MANIFEST_PATH = (
+    "cook takes no manifest path: it writes the recipe's skeleton in its working directory and cooks that",
+    "drop --manifest-path, and run cook in the directory the skeleton goes (`WORKDIR` in a Dockerfile)",
+)
 _SHORT_WITH_VALUE = frozenset("jZpF")  # cargo build's short options that take a value
 
 
@@ -258,6 +263,10 @@ def check_extra(extra: Sequence[str], *, cook: bool) -> None:
             return
         if arg.startswith("--"):
             name, eq, value = arg.partition("=")
+            if name == "--manifest-path" and cook:
+                raise UsageError(
+                    f"--manifest-path after `--`: {COOK_MANIFEST_PATH[0]}", hint=COOK_MANIFEST_PATH[1]
+                )
             if name in _OWN_FLAGS:
                 raise _refused(name, _OWN_FLAGS[name])
             if name == "--message-format" and cook:

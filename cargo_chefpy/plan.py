@@ -6,6 +6,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cargo_chefpy import lockfile
 from cargo_chefpy.errors import SelectionError, UsageError
 from cargo_chefpy.options import Selection
 from cargo_chefpy.paths import inside
@@ -63,7 +64,8 @@ def _reach(start: Iterable[str], edges: dict[str, tuple[str, ...]]) -> set[str]:
     return seen
 
 
-def make_plan(workspace: Workspace, selection: Selection) -> Plan:
+def make_plan(workspace: Workspace, selection: Selection, lock: lockfile.Lock | None = None) -> Plan:
+    """`lock`: the workspace's, to tell the [patch] crates the targets use (all of them without it)."""
     members = workspace.members
     by_dir = {c.directory: c for c in workspace.crates}
     edges = {c.directory: tuple(d for d in c.local_deps if d in by_dir) for c in workspace.crates}
@@ -92,13 +94,30 @@ def make_plan(workspace: Workspace, selection: Selection) -> Plan:
             targets.setdefault(crate.directory, f"target (--bin {name})")
 
     closure = _reach(targets, edges) if targets else {c.directory for c in members}
-    # The members a [patch] crate depends on (a fork in the monorepo using a shared library): cook compiles
-    # the [patch] crate for real, so they are real too, whatever the targets.
-    patched = {c.directory for c in workspace.crates if c.via_patch}
-    for_patches = {d for d in _reach(patched, edges) if by_dir[d].member}
-    closure |= for_patches
     if workspace.root_package is not None:
         closure.add(workspace.root_package)
+    # The members a [patch] crate the targets use depends on (a fork in the monorepo using a shared
+    # library): cook compiles that crate for real, so they are real too. A fork no target uses (its entry
+    # is dropped, its files not carried) needs nothing: those members stay as the targets have them. A
+    # [patch] of the cargo config stays whether used or not (the config is carried as is).
+    patched = {c.directory for c in workspace.crates if c.via_patch}
+
+    def patches_used(start: set[str]) -> set[str]:
+        if lock is None:
+            return patched
+        roots = [(by_dir[d].name, by_dir[d].version) for d in start if by_dir[d].member]
+        used = {(p.name, p.version) for p in lockfile.reachable(lock, roots) if p.source is None}
+        return {
+            d for d in patched if (by_dir[d].name, by_dir[d].version) in used or by_dir[d].patch_in_config
+        }
+
+    for_patches: set[str] = set()
+    while True:  # a member a fork uses may use another fork
+        needed = {d for d in _reach(patches_used(closure | for_patches), edges) if by_dir[d].member}
+        if needed <= for_patches:
+            break
+        for_patches |= needed
+    closure |= for_patches
     closure_members = [c for c in members if c.directory in closure]
     stubbable = [c for c in closure_members if c.directory not in for_patches]
 

@@ -313,6 +313,7 @@ def _stub_spec(crate: LocalCrate, plan: Plan, crate_dirs: Collection[str] = ()) 
         lib_path=lib_path,
         bin_paths=bin_paths,
         build_path=build_path,
+        version=crate.version if crate.keeps_version else manifest.STUB_VERSION,
     )
 
 
@@ -461,10 +462,10 @@ def build_recipe(
     stubs = plan.of(CrateClass.STUB)
     kept = plan.of(CrateClass.KEEP)
     # A stubbed [patch] crate keeps its version: it decides whether the patch applies.
-    stub_dirs = {d.crate.directory for d in stubs if not d.crate.via_patch}
+    stub_dirs = {d.crate.directory for d in stubs if not d.crate.keeps_version}
     remaining = [d.crate for d in (*stubs, *kept) if d.crate.member]
     # The lock, pruned by walking its own graph from the members that remain, stub versions masked.
-    masks = {d.crate.name: manifest.STUB_VERSION for d in stubs if not d.crate.via_patch}
+    masks = {d.crate.name: manifest.STUB_VERSION for d in stubs if not d.crate.keeps_version}
     kept_packages = lockfile.reachable(lock, [(c.name, c.version) for c in remaining])
     pruned_lock = lockfile.write_lock(lock, kept_packages, masks)
     # A [patch] crate that the pruned graph does not use would need a [[patch.unused]] entry under
@@ -643,7 +644,7 @@ def _external_stub_spec(crate: LocalCrate, crate_dirs: Collection[str]) -> manif
         build_script=has_build,
         lib_path=place(lib.get("path"), "src/lib.rs", "lib.rs"),
         build_path=place(build, "build.rs", "build.rs"),
-        version=crate.version if crate.via_patch else manifest.STUB_VERSION,
+        version=crate.version if crate.keeps_version else manifest.STUB_VERSION,
     )
 
 
@@ -726,7 +727,7 @@ def prepare(
     also the final build's sources tree."""
     workspace = load_workspace(metadata, _read_text, targets=selection.packages, bins=selection.bins)
     lock = _read_lock(Path(workspace.root) / "Cargo.lock")
-    plan = make_plan(workspace, selection)
+    plan = make_plan(workspace, selection, lock)
     remaining = plan.directories(CrateClass.STUB, CrateClass.KEEP)
     lockfile.check_members(
         lock,

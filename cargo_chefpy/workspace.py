@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,6 +30,13 @@ class LocalCrate:
     package: Package | None  # cargo's view, for members
     via_patch: bool = False
     patch_in_config: bool = False  # a [patch] of the workspace's cargo config: cargo reads it, used or not
+    patched: bool = False  # a member a [patch] entry points at, built as itself (named by -p or --bin)
+
+    @property
+    def keeps_version(self) -> bool:
+        """A stub of a crate a [patch] entry points at keeps its version: it decides whether the patch
+        applies (masked, the crates using it through the registry would look the version up there)."""
+        return self.via_patch or self.patched
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,7 +183,17 @@ def load_workspace(
             package=None if fork else package,
             via_patch=fork,
             patch_in_config=fork and directory in in_config,
+            patched=named and directory in patched and directory != root,
         )
+    # A member using a fork built as itself through the registry dependency the [patch] replaces depends
+    # on it as on a path dependency: on its stub, it is a stub too.
+    forks = {c.name: d for d, c in crates.items() if c.patched}
+    if forks:
+        for package in metadata.members:
+            crate = crates[normalise(package.directory)]
+            uses = {forks[d.name] for d in package.dependencies if d.path is None and d.name in forks}
+            if crate.member and uses - set(crate.local_deps):
+                crates[crate.directory] = replace(crate, local_deps=tuple(sorted({*crate.local_deps, *uses})))
     pending = sorted(patched | {d for c in crates.values() for d in c.local_deps} - set(crates))
     while pending:
         directory = pending.pop()

@@ -392,3 +392,43 @@ def test_cook_and_build_take_no_abbreviated_flag_as_cargo_takes_none(
 @pytest.mark.parametrize("command", ["cook", "build"])
 def test_all_is_workspace_as_in_cargo_build(command: str) -> None:
     assert _cargo_options(build_parser().parse_args([command, "--all"])).workspace
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "owner"),
+    [("build", ["--recipe-path", "recipe.json"], "prepare"), ("cook", ["--include", "proto"], "prepare")],
+)
+def test_a_flag_of_another_command_is_not_said_to_go_to_cargo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, args: list[str], owner: str
+) -> None:
+    """cargo takes no --recipe-path either: passing it after `--` would only move the failure."""
+    assert main([command, *args], cwd=tmp_path) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"error: unrecognized arguments: {args[0]}",
+        f"hint: {args[0]} is a flag of `cargo chefpy {owner}`; see `cargo chefpy {command} --help`",
+    ]
+
+
+def test_a_misspelt_flag_gets_the_flag_it_resembles_in_its_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cook", "--relase"], cwd=tmp_path) == 2
+    assert capsys.readouterr().err.splitlines()[1].endswith("(did you mean --release?)")
+
+
+@pytest.mark.parametrize(
+    "args", [["--manifest-path", "ws/Cargo.toml"], ["--", "--manifest-path=ws/Cargo.toml"]]
+)
+def test_cook_s_manifest_path_hint_says_to_drop_it_not_to_move_it_to_the_other_side_of_double_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """Before `--` the hint said to pass it after `--`, and after `--` to pass it before: cook takes none."""
+    assert main(["cook", *args], cwd=tmp_path) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: --manifest-path")
+    assert err[1] == (
+        "hint: drop --manifest-path, and run cook in the directory the skeleton goes"
+        " (`WORKDIR` in a Dockerfile)"
+    )
+    assert len(err) == 2
