@@ -425,6 +425,13 @@ def cook_unstable_flag_on_stable(lab: Lab) -> Run:
     return cook_in(lab.cook_dir(), "-Z", "unstable-options", env={"RUSTC_BOOTSTRAP": None})
 
 
+@case(
+    2, "cook: a -Z flag cargo does not know (RUSTC_BOOTSTRAP=1 lets a stable cargo take -Z)", "does not know"
+)
+def cook_unknown_unstable_flag(lab: Lab) -> Run:
+    return cook_in(lab.cook_dir(), "-Z", "no-such-flag", env={"RUSTC_BOOTSTRAP": "1"})
+
+
 @case(2, "cook: a -Z flag after `--` on a stable cargo", "nightly")
 def cook_unstable_flag_after_double_dash_on_stable(lab: Lab) -> Run:
     return cook_in(lab.cook_dir(), "--", "-Zunstable-options", env={"RUSTC_BOOTSTRAP": None})
