@@ -797,13 +797,12 @@ def _patch_member() -> Shape:
     )
 
 
-def _patch_member_using_a_member(*, targets: bool) -> Shape:
-    """A [patch] fork kept in the monorepo that uses a member (util) nothing else uses: util is real like the
-    fork (pruned, cook could not find it; stubbed with every member when no target is given, the fork did
-    not compile against the stub)."""
-    files = {
+def fork_files(*members: str) -> dict[str, str]:
+    """A workspace whose `[patch]` of fake-log points at a fork kept as a member, forks/fake-log, which uses
+    the member util (nothing else does); `members`: the others, whose files the caller adds."""
+    return {
         "Cargo.toml": workspace(
-            "app",
+            *members,
             "forks/fake-log",
             "util",
             extra='[patch.crates-io]\nfake-log = { path = "forks/fake-log" }\n',
@@ -812,6 +811,15 @@ def _patch_member_using_a_member(*, targets: bool) -> Shape:
         "forks/fake-log/src/lib.rs": "pub fn fake_log() -> &'static str {\n    util::GREETING\n}\n",
         "util/Cargo.toml": package("util"),
         "util/src/lib.rs": lib_rs("util"),
+    }
+
+
+def _patch_member_using_a_member(*, targets: bool) -> Shape:
+    """A [patch] fork kept in the monorepo that uses a member (util) nothing else uses: util is real like the
+    fork (pruned, cook could not find it; stubbed with every member when no target is given, the fork did
+    not compile against the stub)."""
+    files = {
+        **fork_files("app"),
         "app/Cargo.toml": package("app", deps='fake-log = "0.4"\n'),
         "app/src/main.rs": bin_rs("app", ["fake_log::fake_log()"]),
     }
