@@ -22,7 +22,7 @@ from cargo_chefpy.fsutil import (
     write_error,
 )
 from cargo_chefpy.log import Log
-from cargo_chefpy.options import CargoOptions, cargo_args
+from cargo_chefpy.options import CargoOptions, cargo_args, spec_name
 from cargo_chefpy.project import find_project, read_metadata
 
 
@@ -118,28 +118,15 @@ def drift(cooked: dict[str, object], building: dict[str, object]) -> list[str]:
     return notes
 
 
-def _spec_name(spec: str) -> str:
-    """The name (or name glob) a package spec or --bin names: `name`, `name@1.2`, `name:1.2`, or a
-    package id URL `…/dir#name@1.2`, whose name is the path's last part when the fragment is only a
-    version (`…/name#1.2`, as `cargo pkgid` prints it) or absent (`…/name`)."""
-    if "://" in spec:
-        url, _, fragment = spec.partition("#")
-        if fragment and not fragment[0].isdigit():
-            spec = fragment
-        else:
-            spec = url.partition("?")[0].rstrip("/").rsplit("/", 1)[-1]
-    return spec.split("@", 1)[0].split(":", 1)[0]
-
-
 def not_cooked(specs: Iterable[str], cooked: Iterable[str]) -> list[str]:
     """The specs that name none of the packages (or bins) cook built; cook's may be specs too. A glob on
     either side counts as cooked when it matches the other side's name (or glob text)."""
-    cooked_names = [_spec_name(c) for c in cooked]
+    cooked_names = [spec_name(c) for c in cooked]
 
     def overlap(name: str, other: str) -> bool:
         return name == other or fnmatchcase(other, name) or fnmatchcase(name, other)
 
-    return sorted(s for s in set(specs) if not any(overlap(_spec_name(s), c) for c in cooked_names))
+    return sorted(s for s in set(specs) if not any(overlap(spec_name(s), c) for c in cooked_names))
 
 
 def prune_lock(

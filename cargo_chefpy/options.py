@@ -150,6 +150,19 @@ class CargoOptions:
 _NAMED_TARGETS = frozenset({"--example", "--test", "--bench"})  # cargo build's, each with a NAME
 
 
+def spec_name(spec: str) -> str:
+    """The name (or name glob) that a package spec (-p, --stub, --keep) or a --bin names, in the forms cargo
+    takes: `name`, `name@1.2`, `name:1.2`, or a package id URL `…/dir#name@1.2`, whose name is the path's
+    last part when the fragment is only a version (`…/name#1.2`, as `cargo pkgid` prints it) or absent."""
+    if "://" in spec:
+        url, _, fragment = spec.partition("#")
+        if fragment and not fragment[0].isdigit():
+            spec = fragment
+        else:
+            spec = url.partition("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    return spec.split("@", 1)[0].split(":", 1)[0]
+
+
 def validate_profile(release: bool, profile: str | None) -> None:
     """--release is --profile release: any other --profile with it is a contradiction."""
     if release and profile is not None and profile != "release":

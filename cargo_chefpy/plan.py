@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from cargo_chefpy import lockfile
 from cargo_chefpy.errors import SelectionError, UsageError
-from cargo_chefpy.options import Selection
+from cargo_chefpy.options import Selection, spec_name
 from cargo_chefpy.paths import inside
 from cargo_chefpy.recipe import CrateClass
 from cargo_chefpy.workspace import LocalCrate, Workspace
@@ -35,7 +35,7 @@ class Plan:
 
 
 def _matches(spec: str, crates: Iterable[LocalCrate]) -> list[LocalCrate]:
-    name = spec.split("@", 1)[0]
+    name = spec_name(spec)
     return [c for c in crates if fnmatch.fnmatchcase(c.name, name)]
 
 

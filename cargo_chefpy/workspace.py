@@ -18,6 +18,7 @@ import tomli
 
 from cargo_chefpy.errors import ProjectError
 from cargo_chefpy.metadata import Metadata, Package
+from cargo_chefpy.options import spec_name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,7 +171,7 @@ def load_workspace(
         deps = sorted({normalise(d.path) for d in package.dependencies if d.path is not None})
         # A member that a [patch] entry points at (a fork kept in the monorepo) is a [patch] crate: the
         # lock's graph, not the members' path dependencies, says whether the targets use it.
-        named = any(fnmatch.fnmatchcase(package.name, spec.split("@", 1)[0]) for spec in targets) or any(
+        named = any(fnmatch.fnmatchcase(package.name, spec_name(spec)) for spec in targets) or any(
             t.name in bins for t in package.bins
         )
         fork = directory in patched and directory != root and not named

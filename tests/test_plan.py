@@ -138,3 +138,18 @@ def test_every_local_crate_gets_exactly_one_class(seed_all: Workspace) -> None:
     plan = make_plan(seed_all, Selection(packages=("serviceZ",)))
     directories = [d.crate.directory for d in plan.decisions]
     assert len(directories) == len(set(directories)) == len(seed_all.crates)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "serviceZ",
+        "serviceZ@0.3.0",
+        "serviceZ:0.3.0",
+        "path+file:///ws/src/serviceZ#0.3.0",
+        "path+file:///ws#serviceZ@0.3.0",
+    ],
+)
+def test_p_takes_every_spec_form_cargo_takes(seed: Workspace, spec: str) -> None:
+    """A package id (`cargo pkgid` prints `path+file:///…/serviceZ#0.3.0`) named nothing before."""
+    assert classes(make_plan(seed, Selection(packages=(spec,))))["serviceZ"] == "stub"
